@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cgroup v2 helpers: finding the v2 mount (pure v2 at /sys/fs/cgroup or the
+ * "unified" part of a hybrid setup), resolving --scope arguments, and
+ * parsing /proc/PID/cgroup.
+ *
+ * Contract: 0 on success, -errno on failure; outputs written only on success.
+ */
+#pragma once
+
+#include <stddef.h>
+
+/*
+ * Parse /proc/self/mountinfo text and return the mount point of the first
+ * cgroup2 filesystem (octal escapes like \040 decoded). -ENOENT if none.
+ */
+int cg_v2_mount_parse(const char *mountinfo, size_t len, char **ret_path);
+int cg_v2_mount_find_at(int procfd, char **ret_path); /* reads self/mountinfo */
+
+/*
+ * Resolve a --scope argument: an absolute path must lie inside `v2_mount`
+ * (after normalisation, no ".." segments), a relative one is taken relative
+ * to it. Returns a newly allocated absolute path without trailing '/';
+ * -EINVAL for an empty argument or ".." segments, -EXDEV if an absolute
+ * path lies outside the mount.
+ */
+int cg_resolve_scope(const char *v2_mount, const char *arg, char **ret_abs);
+
+/*
+ * From /proc/PID/cgroup text, return the v2 path (the "0::" line), e.g.
+ * "/user.slice/user-1000.slice/app-foo.scope". -ENOENT if there is no v2
+ * line, -EBADMSG if malformed.
+ */
+int cg_v2_path_parse(const char *buf, size_t len, char **ret_path);
