@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The process table: what memguard knows about each process it may manage,
+ * read from a proc root (a dir fd, so tests use fake trees).
+ *
+ * Identity: when a process is read, a pidfd is opened for it and kept in the
+ * entry; every later action goes through that pidfd, so a process that exited
+ * or whose PID was reused is never confused with the one read. Where
+ * pidfd_open(2) is unavailable (ENOSYS), entries carry pidfd = -1 and callers
+ * must re-read and compare start_time right before acting (proc_entry_verify).
+ *
+ * Contract: 0 on success, -errno on failure; outputs written only on success.
+ * Processes that vanish mid-scan are skipped quietly (debug log at most).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PROC_COMM_MAX 64 /* comm is 16 bytes today; kernel threads' names can be longer */
+
+typedef struct ProcEntry {
+        pid_t pid;
+        pid_t ppid;
+        uid_t uid;              /* real uid (from the /proc/PID directory owner or status Uid:) */
+        char comm[PROC_COMM_MAX];
+        char state;             /* R, S, D, T, t, Z, ... */
+        bool kthread;           /* PF_KTHREAD in stat flags */
+        unsigned threads;
+        uint64_t start_time;    /* stat field 22, clock ticks since boot */
+
+        char *exe;              /* readlink of /proc/PID/exe; NULL if unreadable (kernel thread, other user) */
+        char *cmdline;          /* NUL separators replaced by spaces, at most 4 KiB; NULL if empty */
+        char *cgroup;           /* cgroup v2 path ("0::" line), NULL if none */
+        char *unit;             /* innermost systemd unit (*.service / *.scope) in the cgroup path, or NULL */
+        char *app_id;           /* desktop app id from the unit name (app-<launcher>-<appid>-<n>.scope,
+                                   app-<appid>@<x>.service, app-<launcher>-<appid>@<x>.service), or NULL */
+
+        uint64_t rss_anon;      /* bytes (status RssAnon) */
+        uint64_t rss_file;      /* bytes (status RssFile) */
+        uint64_t rss_shmem;     /* bytes (status RssShmem) */
+        uint64_t swap;          /* bytes (status VmSwap) */
+        uint64_t pss;           /* bytes (smaps_rollup Pss), 0 until proc_entry_read_pss() */
+        int oom_score;
+        int oom_score_adj;
+
+        int pidfd;              /* -1 if pidfd_open is unavailable or failed */
+} ProcEntry;
+
+typedef struct ProcTable {
+        ProcEntry *entries;
+        size_t n;
+        size_t allocated;
+        bool pidfd_supported; /* false once pidfd_open returned ENOSYS */
+} ProcTable;
+
+typedef enum ProcScanMode {
+        PROC_SCAN_ALL,    /* every process (system mode) */
+        PROC_SCAN_UID,    /* processes whose uid is `uid` (user mode) */
+        PROC_SCAN_CGROUP, /* processes in `cgroup` (a v2 path like "/foo/bar") or below it */
+} ProcScanMode;
+
+typedef struct ProcScanFilter {
+        ProcScanMode mode;
+        uid_t uid;
+        const char *cgroup;
+        bool open_pidfds; /* false for fixture trees whose PIDs are not real */
+} ProcScanFilter;
+
+/* Parsed /proc/PID/stat (parsed from the LAST ')', since comm is attacker-controlled). */
+typedef struct ProcStat {
+        char comm[PROC_COMM_MAX];
+        char state;
+        pid_t ppid;
+        unsigned flags;
+        unsigned threads;
+        uint64_t start_time;
+        uint64_t rss_pages;
+} ProcStat;
+
+int proc_stat_parse(const char *buf, size_t len, ProcStat *ret);
+
+/* Parsed /proc/PID/status: the fields stat lacks. Missing Rss* lines leave 0 (kernel threads). */
+typedef struct ProcStatus {
+        uid_t uid;
+        uint64_t rss_anon, rss_file, rss_shmem, swap; /* bytes */
+} ProcStatus;
+
+int proc_status_parse(const char *buf, size_t len, ProcStatus *ret);
+
+/*
+ * From a cgroup v2 path, the innermost systemd unit and the desktop app id
+ * it carries. Either output may be set to NULL when absent; returns 0.
+ */
+int proc_unit_from_cgroup(const char *cgroup, char **ret_unit, char **ret_app_id);
+
+/*
+ * Scan `procfd` into *ret (which is initialised here). Fills every field of
+ * every process that passes the filter, except pss.
+ */
+int proc_table_scan_at(int procfd, const ProcScanFilter *filter, ProcTable *ret);
+
+/* Read smaps_rollup Pss for one entry (only done for the few top candidates). */
+int proc_entry_read_pss(int procfd, ProcEntry *e);
+
+/*
+ * Is the entry still the same live process? With a pidfd: pidfd_send_signal(0)
+ * says whether it is alive (a reused PID cannot fool it). Without: re-read
+ * /proc/PID/stat and compare start_time. Returns 0 if it is, -ESRCH if it
+ * exited or the PID now names another process.
+ */
+int proc_entry_verify(int procfd, const ProcEntry *e);
+
+void proc_entry_done(ProcEntry *e);
+void proc_table_done(ProcTable *t);
