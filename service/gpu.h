@@ -28,7 +28,7 @@ int gpu_fdinfo_parse(const char *buf, size_t len, GpuClient *ret);
 
 /*
  * Walk /proc/<pid>/fd of every process under `procfd`, look at fds that
- * point to /dev/dri/*, and sum system_bytes over distinct (pdev, client_id).
+ * point to /dev/dri/ nodes, and sum system_bytes over distinct (pdev, client_id).
  * Returns -ENODATA when no DRM client was found (unknown, not zero).
  */
 int gpu_uma_read_at(int procfd, uint64_t *ret_bytes);

@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * memguardd: argument parsing and wiring. The manager owns everything else.
+ *
+ * Exit codes (also in memguardd(8)):
+ *   0  success (stopped by SIGTERM/SIGINT, or a one-shot command succeeded)
+ *   1  runtime failure (cannot start the event loop, open /proc, ...)
+ *   2  invalid command line (unknown option, --system without root, bad --scope)
+ *   3  invalid configuration (--check-config)
+ */
+#include <getopt.h>
+#include <malloc.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "build-config.h"
+#include "config.h"
+#include "log.h"
+#include "manager.h"
+
+enum {
+        EXIT_RUNTIME = 1,
+        EXIT_USAGE = 2,
+        EXIT_CONFIG = 3,
+};
+
+typedef struct Args {
+        int mode; /* -1 auto, 0 user, 1 system */
+        const char *config;
+        const char *scope;
+        bool dry_run;
+        bool check_config;
+        int verbose;
+} Args;
+
+static void help(void)
+{
+        printf("Usage: memguardd [OPTIONS]\n"
+               "\n"
+               "Userspace memory-pressure manager: watches PSI, shields what you are working on,\n"
+               "and acts on expendable processes before the kernel OOM killer or a frozen desktop.\n"
+               "\n"
+               "  --system          manage every process (needs root; default when run as root)\n"
+               "  --user            manage only the calling user's processes (default otherwise)\n"
+               "  --config PATH     read only this configuration file\n"
+               "  --scope CGROUP    manage the processes of this cgroup v2 path (relative to the\n"
+               "                    cgroup2 mount, or absolute) and watch its memory.pressure\n"
+               "  --dry-run         decide and log, but never act on a process\n"
+               "  --check-config    validate the configuration and exit (0 valid, 3 invalid)\n"
+               "  -v, --verbose     log more (twice: debug)\n"
+               "  --version         print the version and exit\n"
+               "  -h, --help        print this help and exit\n"
+               "\n"
+               "See memguardd(8) and memguard.conf(5).\n");
+}
+
+static int parse_args(int argc, char **argv, Args *a)
+{
+        enum {
+                ARG_SYSTEM = 0x100,
+                ARG_USER,
+                ARG_CONFIG,
+                ARG_SCOPE,
+                ARG_DRY_RUN,
+                ARG_CHECK_CONFIG,
+                ARG_VERSION,
+        };
+        static const struct option options[] = {
+                { "system", no_argument, NULL, ARG_SYSTEM },
+                { "user", no_argument, NULL, ARG_USER },
+                { "config", required_argument, NULL, ARG_CONFIG },
+                { "scope", required_argument, NULL, ARG_SCOPE },
+                { "dry-run", no_argument, NULL, ARG_DRY_RUN },
+                { "check-config", no_argument, NULL, ARG_CHECK_CONFIG },
+                { "verbose", no_argument, NULL, 'v' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        int c;
+
+        *a = (Args){ .mode = -1 };
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":hv", options, NULL)) >= 0) {
+                switch (c) {
+                case ARG_SYSTEM:
+                case ARG_USER:
+                        if (a->mode >= 0 && a->mode != (c == ARG_SYSTEM)) {
+                                fprintf(stderr, "memguardd: --system and --user exclude each other\n");
+                                return -EINVAL;
+                        }
+                        a->mode = c == ARG_SYSTEM;
+                        break;
+                case ARG_CONFIG:
+                        if (!*optarg) {
+                                fprintf(stderr, "memguardd: --config needs a path\n");
+                                return -EINVAL;
+                        }
+                        a->config = optarg;
+                        break;
+                case ARG_SCOPE:
+                        if (!*optarg) {
+                                fprintf(stderr, "memguardd: --scope needs a cgroup path\n");
+                                return -EINVAL;
+                        }
+                        a->scope = optarg;
+                        break;
+                case ARG_DRY_RUN:
+                        a->dry_run = true;
+                        break;
+                case ARG_CHECK_CONFIG:
+                        a->check_config = true;
+                        break;
+                case 'v':
+                        a->verbose++;
+                        break;
+                case ARG_VERSION:
+                        printf("memguardd %s\n", VERSION);
+                        return 0;
+                case 'h':
+                        help();
+                        return 0;
+                case ':':
+                        fprintf(stderr, "memguardd: option %s needs an argument\n", argv[optind - 1]);
+                        return -EINVAL;
+                default:
+                        fprintf(stderr, "memguardd: unknown option %s (see --help)\n", argv[optind - 1]);
+                        return -EINVAL;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "memguardd: unexpected argument '%s' (see --help)\n", argv[optind]);
+                return -EINVAL;
+        }
+        return 1;
+}
+
+static int check_config(bool system_mode, const char *path)
+{
+        _cleanup_free_ char *error = NULL;
+        Config c;
+        int r;
+
+        r = config_load_all(system_mode, path, &c, &error);
+        if (r < 0) {
+                fprintf(stderr, "memguardd: %s\n", error ? error : "invalid configuration");
+                return EXIT_CONFIG;
+        }
+        config_done(&c);
+        printf("configuration is valid\n");
+        return 0;
+}
+
+/*
+ * The daemon must survive the pressure it manages: lock what it maps, and
+ * keep freed heap memory (so allocations after warm-up touch pages that are
+ * already locked in instead of faulting under pressure).
+ */
+static void harden_memory(void)
+{
+        mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+        mallopt(M_MMAP_THRESHOLD, 16 * 1024 * 1024);
+        if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0)
+                log_warning_errno(-errno, "mlockall failed (RLIMIT_MEMLOCK or no CAP_IPC_LOCK?): the daemon "
+                                          "may be paged out under pressure: %m");
+}
+
+int main(int argc, char **argv)
+{
+        _cleanup_(manager_freep) Manager *m = NULL;
+        ManagerOptions opts = {};
+        Args a;
+        int r;
+
+        log_setup(LOG_TARGET_AUTO);
+
+        r = parse_args(argc, argv, &a);
+        if (r <= 0)
+                return r < 0 ? EXIT_USAGE : 0;
+
+        if (a.mode < 0)
+                a.mode = geteuid() == 0;
+        if (a.mode == 1 && geteuid() != 0 && !a.check_config) {
+                fprintf(stderr, "memguardd: --system needs root (use --user to manage your own processes)\n");
+                return EXIT_USAGE;
+        }
+        if (a.verbose)
+                log_set_max_level(a.verbose > 1 ? LOG_DEBUG : LOG_INFO + (a.verbose > 0));
+
+        if (a.check_config)
+                return check_config(a.mode == 1, a.config);
+
+        opts = (ManagerOptions){
+                .system_mode = a.mode == 1,
+                .dry_run = a.dry_run,
+                .config_path = a.config,
+                .scope = a.scope,
+        };
+
+        r = manager_new(&opts, &m);
+        if (r == -ENOENT || r == -EXDEV || r == -EINVAL || r == -ENOTDIR || r == -EACCES)
+                return a.scope ? EXIT_USAGE : EXIT_RUNTIME;
+        if (r < 0)
+                return EXIT_RUNTIME;
+
+        harden_memory();
+
+        r = manager_start(m);
+        if (r < 0)
+                return EXIT_RUNTIME;
+        r = manager_run(m);
+        return r < 0 ? EXIT_RUNTIME : 0;
+}

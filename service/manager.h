@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The manager owns the daemon's state and its one event loop (sd-event):
+ * PSI trigger fds, the sampling timer, signal handlers, the pressure engine
+ * and the level state machine.
+ *
+ * Sampling: while calm the daemon sleeps on its trigger fds, waking only for
+ * a heartbeat (>= 10 s). When a trigger fires it samples every
+ * fast-interval until the level is normal and the score has stayed calm for
+ * calm-seconds, then goes back to sleep.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "macro.h"
+#include "level.h"
+#include "pressure.h"
+
+typedef struct ManagerOptions {
+        bool system_mode;
+        bool dry_run;            /* --dry-run: decide and log, never act */
+        const char *config_path; /* --config, or NULL for the mode's default files */
+        const char *scope;       /* --scope, or NULL (then [daemon] scope= applies) */
+        const char *proc_root;   /* "/proc" (tests may point elsewhere) */
+        const char *sys_root;    /* "/sys" */
+} ManagerOptions;
+
+#define MANAGER_MAX_TRIGGERS 2
+
+typedef struct Manager {
+        sd_event *event;
+        ManagerOptions opts;
+
+        Config config;
+        bool config_valid; /* false: started with a bad config, monitoring only */
+
+        int procfd;
+        int sysfd;
+        char *v2_mount;  /* NULL if there is no cgroup2 mount */
+        char *scope;     /* absolute path of the managed cgroup, or NULL */
+        int scope_fd;    /* dir fd of the managed cgroup, or -1 */
+
+        int trigger_fd[MANAGER_MAX_TRIGGERS];
+        sd_event_source *trigger_source[MANAGER_MAX_TRIGGERS];
+        unsigned n_triggers;
+        bool fallback_logged;
+
+        sd_event_source *timer;
+        bool fast;             /* sampling fast after a trigger */
+        uint64_t calm_since;   /* fast mode: when the score went calm, 0 if not calm */
+
+        bool gpu_possible;     /* /dev/dri exists */
+        uint64_t gpu_sampled_at;
+        bool gpu_known;
+        uint64_t gpu_bytes;
+
+        PressureState pstate;
+        LevelMachine lm;
+        PressureResult last;
+        uint64_t n_samples;
+        uint64_t n_wakeups;
+} Manager;
+
+int manager_new(const ManagerOptions *opts, Manager **ret);
+Manager *manager_free(Manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free)
+
+/* Open the signal sources, arm triggers and timers; 0 or -errno. */
+int manager_start(Manager *m);
+
+/* Run the loop until SIGTERM/SIGINT; returns the exit code of the loop. */
+int manager_run(Manager *m);
+
+/* Take one sample and feed the engine (exported for tests and --once style use). */
+int manager_sample(Manager *m);
+
+/* Re-read the configuration; a bad one is logged and the last good one kept. */
+int manager_reload(Manager *m);
