@@ -29,6 +29,8 @@ int cg_resolve_scope(const char *v2_mount, const char *arg, char **ret_abs);
 /*
  * From /proc/PID/cgroup text, return the v2 path (the "0::" line), e.g.
  * "/user.slice/user-1000.slice/app-foo.scope". -ENOENT if there is no v2
- * line, -EBADMSG if malformed.
+ * line, -EBADMSG if malformed, -EXDEV for a path with ".." segments (a
+ * process outside our cgroup namespace). A removed cgroup's path keeps the
+ * kernel's " (deleted)" suffix.
  */
 int cg_v2_path_parse(const char *buf, size_t len, char **ret_path);

@@ -29,6 +29,7 @@ int gpu_fdinfo_parse(const char *buf, size_t len, GpuClient *ret);
 /*
  * Walk /proc/<pid>/fd of every process under `procfd`, look at fds that
  * point to /dev/dri/ nodes, and sum system_bytes over distinct (pdev, client_id).
- * Returns -ENODATA when no DRM client was found (unknown, not zero).
+ * Returns -ENODATA when no DRM client was found, or none reported memory
+ * (unknown, not zero). Client id 0 means "absent" (the kernel starts at 1).
  */
 int gpu_uma_read_at(int procfd, uint64_t *ret_bytes);

@@ -29,7 +29,11 @@ int zram_mm_stat_parse(const char *buf, size_t len, ZramStats *ret);
 
 /*
  * Sum mm_stat over every block/zram<N> directory under `sysfd` (a dir fd for
- * /sys). Devices that are not initialised (empty or unreadable mm_stat) are
- * skipped. Returns the number of devices summed (0 if none: zram absent).
+ * /sys). Devices that are not set up (initstate 0, or where there is no
+ * initstate, an empty or unreadable mm_stat) are skipped. Returns the number
+ * of devices summed (0 if none: zram absent); -EBADMSG for a set-up device
+ * with a malformed mm_stat, -ERANGE if the sum overflows, -ENOENT if there
+ * is no block/ directory. same_pages, pages_compacted and huge_pages are
+ * page counts, not bytes; mem_limit 0 means no limit.
  */
 int zram_read_all_at(int sysfd, ZramStats *ret);
