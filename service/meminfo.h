@@ -3,7 +3,8 @@
  * /proc/meminfo and /proc/vmstat.
  *
  * Contract: 0 on success, -errno on failure; outputs written only on
- * success. `buf` need not be NUL-terminated. Nothing here logs above debug.
+ * success. `buf` need not be NUL-terminated, but every line must end in
+ * '\n' and CRLF is rejected. Nothing here logs above debug.
  */
 #pragma once
 
@@ -31,7 +32,7 @@ int meminfo_read_at(int procfd, MemInfo *ret); /* reads "meminfo" relative to pr
 typedef struct VmStat {
         uint64_t pswpin;  /* pages */
         uint64_t pswpout; /* pages */
-        uint64_t oom_kill;
+        uint64_t oom_kill;  /* 0 when absent */
         bool has_oom_kill; /* oom_kill exists since Linux 4.13 */
 } VmStat;
 

@@ -33,7 +33,9 @@ typedef enum PsiKind {
  * optional; each present line must carry avg10, avg60, avg300 and total
  * exactly once. Unknown keys are ignored; a line kind that appears twice,
  * a key without '=' or with a second '=', a number that overflows, or an
- * average outside 0..100 is -EBADMSG. `buf` need not be NUL-terminated.
+ * average outside 0..100 is -EBADMSG. `buf` need not be NUL-terminated, but
+ * every line must end in '\n' (a last line without one may be a number cut
+ * short); CRLF is rejected.
  */
 int psi_parse(const char *buf, size_t len, PsiStats *ret);
 
@@ -48,8 +50,9 @@ int psi_trigger_format(char *buf, size_t size, PsiKind kind, uint64_t stall_usec
 
 /*
  * Round a window up to the nearest multiple of 2 s, which is what the kernel
- * accepts from callers without CAP_SYS_RESOURCE. The stall threshold is
- * scaled by the same factor so the trigger keeps its ratio.
+ * accepts from callers without CAP_SYS_RESOURCE, clamped to 2..10 s. The
+ * stall threshold is scaled by the same factor so the trigger keeps its
+ * ratio, and clamped to 1..window-1. Outputs may be NULL.
  */
 void psi_trigger_fallback(uint64_t stall_usec, uint64_t window_usec, uint64_t *ret_stall_usec,
                           uint64_t *ret_window_usec);
@@ -61,6 +64,11 @@ void psi_trigger_fallback(uint64_t stall_usec, uint64_t window_usec, uint64_t *r
  * EINVAL, retry once with psi_trigger_fallback()'s values. Returns the fd,
  * to be polled for POLLPRI (EPOLLPRI); the window actually in use is written
  * to *ret_window_usec and *ret_stall_usec (may be NULL).
+ *
+ * Returns -EINVAL without writing anything for stall 0, window 0, stall >
+ * window or an unknown kind, so the fallback never "repairs" a bad config.
+ * POLLERR on the fd means the trigger is gone (e.g. the cgroup was removed;
+ * it then reports POLLERR|POLLPRI on every poll): close it.
  */
 int psi_trigger_open_at(int dirfd, const char *path, PsiKind kind, uint64_t stall_usec, uint64_t window_usec,
                         uint64_t *ret_stall_usec, uint64_t *ret_window_usec);
