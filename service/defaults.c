@@ -23,6 +23,7 @@ void pressure_params_default(PressureParams *p)
                 .gpu_full_scale = 0.50,
                 .floor_critical_percent = 5.0,
                 .floor_emergency_percent = 2.0,
+                .rate_window_usec = 1 * USEC_PER_SEC,
         };
 }
 

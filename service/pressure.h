@@ -45,6 +45,10 @@ typedef struct PressureParams {
         /* MemAvailable below these percentages of MemTotal forces at least
          * critical / emergency whatever the score says; 0 disables. */
         double floor_critical_percent, floor_emergency_percent;
+        /* Rates (PSI stall, swap I/O, trend) are taken over at least this much
+         * time when samples allow, so 250 ms samples do not make the score
+         * jump with every short stall. 0: between consecutive samples. */
+        uint64_t rate_window_usec;
 } PressureParams;
 
 void pressure_params_default(PressureParams *p);
@@ -71,19 +75,28 @@ typedef struct PressureResult {
         Level floor;                 /* LEVEL_NORMAL when the hard floor does not apply */
 } PressureResult;
 
+#define PRESSURE_HISTORY 16
+
 typedef struct PressureState {
         bool have_prev;
-        PressureSample prev;
-        double prev_score;
+        /* The last samples (a ring, oldest first from `first`) and their scores:
+         * the baseline for rates is picked from here. */
+        PressureSample history[PRESSURE_HISTORY];
+        double history_score[PRESSURE_HISTORY];
+        unsigned first, n;
 } PressureState;
 
 void pressure_state_init(PressureState *s);
 
 /*
- * Feed one sample. Rates need a previous sample: on the first one, PSI falls
- * back to avg10 and swap I/O is absent. A sample older than or equal to the
- * previous one, or counters that went backwards (e.g. after a cgroup was
- * recreated), restart the rate baseline instead of producing nonsense.
+ * Feed one sample. Rates need a baseline sample: on the first one, PSI falls
+ * back to avg10 and swap I/O is absent. The baseline is the newest earlier
+ * sample at least rate_window_usec old if it is at most twice that old;
+ * otherwise the oldest sample younger than the window (right after a quiet
+ * heartbeat period, so a fresh stall is not diluted over it); otherwise the
+ * newest older one. A sample older than or equal to the previous one, or
+ * counters that went backwards (e.g. after a cgroup was recreated), restart
+ * the history instead of producing nonsense.
  */
 void pressure_update(PressureState *s, const PressureParams *p, const PressureSample *sample,
                      PressureResult *ret);
