@@ -203,8 +203,15 @@ int cg_resolve_scope(const char *v2_mount, const char *arg, char **ret_abs)
                 r = append_normalised(res, &rlen, arg);
                 if (r < 0)
                         return r;
-                if (rlen < mlen || memcmp(res, mnt, mlen) != 0 || (rlen > mlen && res[mlen] != '/'))
-                        return -EXDEV;
+                if (rlen < mlen || memcmp(res, mnt, mlen) != 0 || (rlen > mlen && res[mlen] != '/')) {
+                        /* Not a path inside the mount: a cgroup path as /proc/PID/cgroup
+                         * shows it ("/user.slice/..."), relative to the mount's root. */
+                        memcpy(res, mnt, mlen + 1);
+                        rlen = mlen;
+                        r = append_normalised(res, &rlen, arg);
+                        if (r < 0)
+                                return r;
+                }
         } else {
                 memcpy(res, mnt, mlen + 1);
                 rlen = mlen;

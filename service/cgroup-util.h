@@ -18,11 +18,12 @@ int cg_v2_mount_parse(const char *mountinfo, size_t len, char **ret_path);
 int cg_v2_mount_find_at(int procfd, char **ret_path); /* reads self/mountinfo */
 
 /*
- * Resolve a --scope argument: an absolute path must lie inside `v2_mount`
- * (after normalisation, no ".." segments), a relative one is taken relative
- * to it. Returns a newly allocated absolute path without trailing '/';
- * -EINVAL for an empty argument or ".." segments, -EXDEV if an absolute
- * path lies outside the mount.
+ * Resolve a --scope argument: an absolute path inside `v2_mount` is taken
+ * as it is; any other absolute path is a cgroup path as /proc/PID/cgroup
+ * shows it ("/user.slice/app.scope"), and a relative one is relative to the
+ * mount too. Works on the text only (no symlinks followed); "/" or "." is
+ * the root cgroup. Returns a newly allocated absolute path without trailing
+ * '/'; -EINVAL for an empty argument or ".." segments.
  */
 int cg_resolve_scope(const char *v2_mount, const char *arg, char **ret_abs);
 

@@ -51,7 +51,7 @@ static void help(void)
                "                    cgroup2 mount, or absolute) and watch its memory.pressure\n"
                "  --dry-run         decide and log, but never act on a process\n"
                "  --check-config    validate the configuration and exit (0 valid, 3 invalid)\n"
-               "  -v, --verbose     log more (twice: debug)\n"
+               "  -v, --verbose     log debug output too (every sample)\n"
                "  --version         print the version and exit\n"
                "  -h, --help        print this help and exit\n"
                "\n"
@@ -189,7 +189,7 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
         }
         if (a.verbose)
-                log_set_max_level(a.verbose > 1 ? LOG_DEBUG : LOG_INFO + (a.verbose > 0));
+                log_set_max_level(LOG_DEBUG);
 
         if (a.check_config)
                 return check_config(a.mode == 1, a.config);
@@ -197,6 +197,7 @@ int main(int argc, char **argv)
         opts = (ManagerOptions){
                 .system_mode = a.mode == 1,
                 .dry_run = a.dry_run,
+                .verbose = a.verbose > 0,
                 .config_path = a.config,
                 .scope = a.scope,
         };

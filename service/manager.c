@@ -104,7 +104,7 @@ int manager_new(const ManagerOptions *opts, Manager **ret)
                 m->config_valid = false;
         } else
                 m->config_valid = true;
-        log_set_max_level(MAX(log_get_max_level(), m->config.log_level));
+        log_set_max_level(opts->verbose ? LOG_DEBUG : m->config.log_level);
 
         m->procfd = open(opts->proc_root ? opts->proc_root : "/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (m->procfd < 0)
@@ -365,7 +365,7 @@ int manager_reload(Manager *m)
         if (!m->config_valid)
                 log_notice("valid configuration loaded: actions enabled again");
         m->config_valid = true;
-        log_set_max_level(m->config.log_level);
+        log_set_max_level(m->opts.verbose ? LOG_DEBUG : m->config.log_level);
         log_info("configuration reloaded");
 
         if (memcmp(&old_trigger, &m->config.trigger, sizeof(old_trigger)) != 0) {

@@ -23,6 +23,7 @@
 typedef struct ManagerOptions {
         bool system_mode;
         bool dry_run;            /* --dry-run: decide and log, never act */
+        bool verbose;            /* -v: debug logging whatever log-level= says */
         const char *config_path; /* --config, or NULL for the mode's default files */
         const char *scope;       /* --scope, or NULL (then [daemon] scope= applies) */
         const char *proc_root;   /* "/proc" (tests may point elsewhere) */

@@ -273,12 +273,14 @@ static void test_resolve_scope(void)
                 {"/", "foo", 0, "/foo"},
                 {"/", "/foo/", 0, "/foo"},
                 {"/", ".", 0, "/"},
-                /* outside the mount */
-                {"/sys/fs/cgroup", "/sys/fs/cgroupfoo/x", -EXDEV, NULL},
-                {"/sys/fs/cgroup", "/sys/fs", -EXDEV, NULL},
-                {"/sys/fs/cgroup", "/", -EXDEV, NULL},
-                {"/sys/fs/cgroup", "/tmp/user.slice", -EXDEV, NULL},
-                {"/sys/fs/cgroup/unified", "/sys/fs/cgroup/memory/x", -EXDEV, NULL},
+                /* not inside the mount: a cgroup path, relative to the mount's root */
+                {"/sys/fs/cgroup", "/user.slice/app.scope", 0, "/sys/fs/cgroup/user.slice/app.scope"},
+                {"/sys/fs/cgroup", "/sys/fs/cgroupfoo/x", 0, "/sys/fs/cgroup/sys/fs/cgroupfoo/x"},
+                {"/sys/fs/cgroup", "/sys/fs", 0, "/sys/fs/cgroup/sys/fs"},
+                {"/sys/fs/cgroup", "/", 0, "/sys/fs/cgroup"},
+                {"/sys/fs/cgroup/unified", "/memguard-test", 0, "/sys/fs/cgroup/unified/memguard-test"},
+                {"/sys/fs/cgroup/unified", "/sys/fs/cgroup/memory/x", 0,
+                 "/sys/fs/cgroup/unified/sys/fs/cgroup/memory/x"},
                 /* refused */
                 {"/sys/fs/cgroup", "", -EINVAL, NULL},
                 {"/sys/fs/cgroup", "..", -EINVAL, NULL},

@@ -50,7 +50,7 @@ memcg_create() {
 
 memcg_spawn() {
 	# The child moves itself into the cgroups, then execs the workload.
-	sh -c 'for d in "$0" "$1"; do [ -n "$d" ] && echo $$ >"$d/cgroup.procs"; done; shift 2; exec "$@"' \
+	sh -c 'for d in "$0" "$1"; do [ -n "$d" ] && echo $$ >"$d/cgroup.procs"; done; shift; exec "$@"' \
 		"$MEMCG_V2" "$MEMCG_V1" "$@" &
 	MEMCG_PID=$!
 }
