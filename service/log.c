@@ -115,7 +115,7 @@ static int value_needs_quotes(const char *v)
         if (!*v)
                 return 1;
         for (; *v; v++)
-                if (isspace((unsigned char)*v) || *v == '"' || *v == '\\')
+                if (isspace((unsigned char)*v) || iscntrl((unsigned char)*v) || *v == '"' || *v == '\\')
                         return 1;
         return 0;
 }
@@ -140,7 +140,8 @@ static void append_field(char *buf, size_t size, size_t *pos, const char *field)
                 for (const char *c = eq + 1; *c && p + 2 < size; c++) {
                         if (*c == '"' || *c == '\\')
                                 buf[p++] = '\\';
-                        buf[p++] = *c == '\n' ? ' ' : *c;
+                        /* Values may come from /proc (attacker-chosen names): one line, no escapes. */
+                        buf[p++] = iscntrl((unsigned char)*c) ? (*c == '\n' || *c == '\t' ? ' ' : '?') : *c;
                 }
                 if (p + 1 < size)
                         buf[p++] = '"';

@@ -33,6 +33,11 @@ static void log_level_line(void)
                    NULL);
 }
 
+static void log_hostile_line(void)
+{
+        log_struct(LOG_INFO, "candidate", "comm=x) R 1\n(y", "exe=\x1b[31mred", NULL);
+}
+
 static void log_debug_line(void)
 {
         log_debug("this must not appear");
@@ -47,6 +52,17 @@ static void test_struct_console(void)
         log_set_max_level(LOG_INFO);
         capture(log_level_line, buf, sizeof(buf));
         ASSERT_STREQ(buf, "warning: pressure rising level=high score=0.412 why=\"two words\" q=\"a\\\"b\"\n");
+}
+
+static void test_hostile_values(void)
+{
+        char buf[512];
+
+        log_setup(LOG_TARGET_CONSOLE);
+        log_set_max_level(LOG_INFO);
+        capture(log_hostile_line, buf, sizeof(buf));
+        /* One line, no terminal escapes. */
+        ASSERT_STREQ(buf, "candidate comm=\"x) R 1 (y\" exe=\"?[31mred\"\n");
 }
 
 static void test_level_filter(void)
@@ -80,6 +96,7 @@ static void test_journal_detection(void)
 int main(void)
 {
         RUN(test_struct_console);
+        RUN(test_hostile_values);
         RUN(test_level_filter);
         RUN(test_errno_return);
         RUN(test_journal_detection);
