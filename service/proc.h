@@ -20,11 +20,13 @@
 #include <sys/types.h>
 
 #define PROC_COMM_MAX 64 /* comm is 16 bytes today; kernel threads' names can be longer */
+#define PROC_CMDLINE_MAX 4096 /* bytes of /proc/PID/cmdline kept in ProcEntry.cmdline */
+#define PROC_PF_KTHREAD 0x00200000U /* PF_KTHREAD in stat field 9 */
 
 typedef struct ProcEntry {
         pid_t pid;
         pid_t ppid;
-        uid_t uid;              /* real uid (from the /proc/PID directory owner or status Uid:) */
+        uid_t uid;              /* real uid (status Uid:; the directory owner is only an early filter) */
         char comm[PROC_COMM_MAX];
         char state;             /* R, S, D, T, t, Z, ... */
         bool kthread;           /* PF_KTHREAD in stat flags */
@@ -48,6 +50,9 @@ typedef struct ProcEntry {
 
         int pidfd;              /* -1 if pidfd_open is unavailable or failed */
 } ProcEntry;
+
+/* An empty entry: note pidfd -1, so proc_entry_done() never closes fd 0. */
+#define PROC_ENTRY_NULL ((ProcEntry){ .pidfd = -1 })
 
 typedef struct ProcTable {
         ProcEntry *entries;
@@ -90,6 +95,12 @@ typedef struct ProcStatus {
 
 int proc_status_parse(const char *buf, size_t len, ProcStatus *ret);
 
+/* The "Pss:" line of /proc/PID/smaps_rollup, in bytes. -EBADMSG if absent or malformed. */
+int proc_smaps_rollup_parse_pss(const char *buf, size_t len, uint64_t *ret);
+
+/* /proc/PID/statm's resident and shared sizes, in pages. */
+int proc_statm_parse(const char *buf, size_t len, uint64_t *ret_resident, uint64_t *ret_shared);
+
 /*
  * From a cgroup v2 path, the innermost systemd unit and the desktop app id
  * it carries. Either output may be set to NULL when absent; returns 0.
@@ -101,6 +112,45 @@ int proc_unit_from_cgroup(const char *cgroup, char **ret_unit, char **ret_app_id
  * every process that passes the filter, except pss.
  */
 int proc_table_scan_at(int procfd, const ProcScanFilter *filter, ProcTable *ret);
+
+/*
+ * Additions to the contract above (proc.c, proc-read.c):
+ *
+ * - Entries of a scanned or refreshed table are sorted by pid, ascending.
+ * - proc_entry_done() closes pidfd if it is >= 0: an entry built by hand
+ *   must set pidfd = -1, not leave it 0.
+ * - Kernel threads are not read beyond stat, cgroup and oom_score_adj: their
+ *   uid is 0, they have no memory, exe, cmdline or oom_score. They still get a
+ *   pidfd (and are never to be acted on: kthread is set).
+ * - Running out of file descriptors (pidfds are kept open) fails the scan
+ *   with -EMFILE/-ENFILE; the caller raises RLIMIT_NOFILE, the library does not.
+ * - The per-process reads go through a directory fd of /proc/PID, which pins
+ *   that process: if it exits mid-read the remaining reads fail (and the
+ *   process is skipped) instead of reading a new process that reused the PID.
+ */
+
+/*
+ * Bring a table from proc_table_scan_at() up to date, cheaply (the filter
+ * should be the one it was scanned with):
+ * - an entry stays if its process is still the same one: with a pidfd,
+ *   pidfd_send_signal(0) succeeds; in any case pid and start_time are unchanged;
+ * - for a kept entry only what changes is re-read: state, ppid, threads from
+ *   stat, oom_score_adj and statm every time; status (memory, uid) and
+ *   oom_score only when statm's sizes no longer match the kept memory figures
+ *   or oom_score_adj moved;
+ * - an entry is re-read in full (exe, cmdline, cgroup, unit, app id; the pidfd
+ *   is kept) when the process exec'd, detected as a changed comm or a changed
+ *   exe link, or when it is younger than PROC_REFRESH_SETTLE_SEC (launchers
+ *   move a new process into its app scope and daemons drop privileges right
+ *   after starting);
+ * - new processes are read in full, gone ones are dropped (pidfds closed).
+ * On failure (-EMFILE, an unreadable proc root) the table is left as it was.
+ */
+#define PROC_REFRESH_SETTLE_SEC 5
+int proc_table_refresh_at(int procfd, const ProcScanFilter *filter, ProcTable *t);
+
+/* Binary search of a sorted table; NULL if pid is not in it. */
+ProcEntry *proc_table_find(const ProcTable *t, pid_t pid);
 
 /* Read smaps_rollup Pss for one entry (only done for the few top candidates). */
 int proc_entry_read_pss(int procfd, ProcEntry *e);

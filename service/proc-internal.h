@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared between proc.c (full scans) and proc-refresh.c (incremental
+ * refresh); not part of the process table's public contract.
+ *
+ * Readers take the O_PATH fd of one /proc/PID directory (dfd) and return
+ * 0 (or a length, or 1 for "keep") on success and -errno on failure.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "proc.h"
+
+int proc_pidfd_open(pid_t pid);
+/* 0 if the process behind pidfd exists (even as a zombie), -ESRCH once it is reaped. */
+int proc_pidfd_alive(int pidfd);
+/* Errors that end a scan instead of skipping one process. */
+bool proc_errno_is_fatal(int r);
+/* Log why process pid is skipped (debug); returns r if it is fatal, else 0. */
+int proc_skip(pid_t pid, int r);
+
+int proc_open_pid_dir(int procfd, pid_t pid);
+ssize_t proc_read_small_at(int dfd, const char *name, char *buf, size_t size);
+int proc_read_stat_at(int dfd, ProcStat *ret);
+int proc_read_status_at(int dfd, ProcStatus *ret);
+int proc_read_int_at(int dfd, const char *name, int min, int max, int *ret);
+int proc_read_cgroup_at(int dfd, const ProcScanFilter *filter, char **ret);
+char *proc_read_exe_at(int dfd);
+
+void proc_entry_set_stat(ProcEntry *e, const ProcStat *st);
+void proc_entry_set_status(ProcEntry *e, const ProcStatus *s);
+void proc_entry_free_strings(ProcEntry *e);
+
+/* Read everything but the pidfd. 1 and *ret filled; 0 if filtered out; -errno. */
+int proc_read_full(int dfd, pid_t pid, const ProcScanFilter *filter, ProcEntry *ret);
+/* Open e's pidfd and check it names the process that was read. 1, or -ESRCH, or -errno. */
+int proc_attach_pidfd(int dfd, ProcTable *t, ProcEntry *e);
+/* Full read of a process not yet in the table: 1 and *ret filled, 0 skipped, -errno fatal. */
+int proc_read_new(int procfd, pid_t pid, const ProcScanFilter *filter, ProcTable *t, ProcEntry *ret);
+
+/* Sorted PIDs of the numeric entries of procfd. */
+int proc_list_pids(int procfd, pid_t **ret, size_t *ret_n);
+int proc_filter_validate(const ProcScanFilter *filter);

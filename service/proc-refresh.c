@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Incremental refresh of a process table (see proc.h). The table and the
+ * PID listing are both sorted, so the two are merged in one pass.
+ *
+ * What a kept entry costs: pidfd_send_signal(0), the PID directory, stat,
+ * the exe link, oom_score_adj and statm. status and oom_score, the dearest
+ * files, are re-read only when statm's resident or shared size no longer
+ * matches the memory figures kept from status (both are exact sums on current
+ * kernels, unlike stat's RSS, which is a per-CPU approximation and would
+ * disagree with status forever) or when oom_score_adj moved. One case slips
+ * through: swap freed while RSS stays put shows on the next RSS change.
+ *
+ * Exec detection: comm changed, or the exe link changed. comm alone misses an
+ * exec of a binary with the same name (or the same first 15 characters); the
+ * exe link costs one readlinkat() and catches those. What neither catches is
+ * an exec of the same binary with other arguments (python a.py → python b.py):
+ * the cmdline stays stale until the process changes otherwise. Catching it for
+ * free needs stat's startstack (field 28, new after every exec under ASLR)
+ * kept in the entry, which ProcEntry has no field for yet.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "macro.h"
+#include "proc-internal.h"
+#include "proc.h"
+
+enum {
+        OWN_NONE,    /* shares strings and pidfd with the old entry */
+        OWN_STRINGS, /* fresh strings, pidfd shared with the old entry */
+        OWN_ALL,     /* a new process */
+};
+
+enum {
+        FATE_DROP,
+        FATE_KEEP,         /* moved as a whole into the new table */
+        FATE_KEEP_PIDFD,   /* re-read: only its pidfd moved */
+};
+
+enum {
+        REFRESH_KEPT,
+        REFRESH_GONE,     /* exited, or the PID names another process now */
+        REFRESH_FILTERED, /* the same process, but no longer passes the filter */
+};
+
+typedef struct NewTable {
+        ProcEntry *entries;
+        unsigned char *own;
+        size_t n, allocated;
+} NewTable;
+
+static void new_table_abort(NewTable *nt)
+{
+        for (size_t i = 0; i < nt->n; i++) {
+                if (nt->own[i] == OWN_ALL)
+                        proc_entry_done(&nt->entries[i]);
+                else if (nt->own[i] == OWN_STRINGS)
+                        proc_entry_free_strings(&nt->entries[i]);
+        }
+        free(nt->entries);
+        free(nt->own);
+        *nt = (NewTable){};
+}
+
+static bool streq_ptr(const char *a, const char *b)
+{
+        if (!a || !b)
+                return a == b;
+        return strcmp(a, b) == 0;
+}
+
+static uint64_t clock_ticks_per_sec(void)
+{
+        static uint64_t cached = 0;
+
+        if (cached == 0) {
+                long hz = sysconf(_SC_CLK_TCK);
+                cached = hz > 0 ? (uint64_t)hz : 100;
+        }
+        return cached;
+}
+
+/* Now, in the unit of stat's start_time: clock ticks since boot. */
+static uint64_t boot_ticks_now(void)
+{
+        struct timespec ts;
+        uint64_t hz = clock_ticks_per_sec();
+
+        if (clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
+                return UINT64_MAX;
+        return (uint64_t)ts.tv_sec * hz + (uint64_t)ts.tv_nsec / (1000000000U / hz);
+}
+
+static uint64_t page_size(void)
+{
+        static uint64_t cached = 0;
+
+        if (cached == 0) {
+                long p = sysconf(_SC_PAGESIZE);
+                cached = p > 0 ? (uint64_t)p : 4096;
+        }
+        return cached;
+}
+
+/* Do statm's exact sizes still match the figures read from status? */
+static int memory_unchanged(int dfd, const ProcEntry *e, bool *ret)
+{
+        char buf[256];
+        uint64_t resident, shared, res_bytes, shared_bytes;
+        ssize_t n;
+        int r;
+
+        n = proc_read_small_at(dfd, "statm", buf, sizeof(buf));
+        if (n < 0)
+                return (int)n;
+        r = proc_statm_parse(buf, (size_t)n, &resident, &shared);
+        if (r < 0)
+                return r;
+        if (__builtin_mul_overflow(resident, page_size(), &res_bytes) ||
+            __builtin_mul_overflow(shared, page_size(), &shared_bytes)) {
+                *ret = false;
+                return 0;
+        }
+        *ret = res_bytes == e->rss_anon + e->rss_file + e->rss_shmem && shared_bytes == e->rss_file + e->rss_shmem;
+        return 0;
+}
+
+/* A failed read of a kept process: fatal errors end the refresh, others drop it. */
+static int gone(pid_t pid, int r)
+{
+        r = proc_skip(pid, r);
+        return r < 0 ? r : REFRESH_GONE;
+}
+
+static int refresh_one(int procfd, const ProcScanFilter *filter, const ProcEntry *old, uint64_t now,
+                       ProcEntry *ret, unsigned char *ret_own, unsigned char *ret_fate)
+{
+        _cleanup_close_ int dfd = -1;
+        ProcEntry e;
+        ProcStat st;
+        bool exec, same_memory = false;
+        int r;
+
+        if (old->pidfd >= 0 && proc_pidfd_alive(old->pidfd) == -ESRCH)
+                return REFRESH_GONE;
+
+        dfd = proc_open_pid_dir(procfd, old->pid);
+        if (dfd < 0)
+                return gone(old->pid, dfd);
+        r = proc_read_stat_at(dfd, &st);
+        if (r < 0)
+                return gone(old->pid, r);
+        if (st.start_time != old->start_time)
+                return REFRESH_GONE;
+
+        exec = strcmp(st.comm, old->comm) != 0;
+        if (!exec && !(st.flags & PROC_PF_KTHREAD)) {
+                _cleanup_free_ char *exe = proc_read_exe_at(dfd);
+                exec = !streq_ptr(exe, old->exe);
+        }
+
+        if (exec || now < st.start_time || now - st.start_time < PROC_REFRESH_SETTLE_SEC * clock_ticks_per_sec()) {
+                r = proc_read_full(dfd, old->pid, filter, &e);
+                if (r == 0)
+                        return REFRESH_FILTERED;
+                if (r < 0)
+                        return gone(old->pid, r);
+                if (e.start_time != old->start_time) {
+                        proc_entry_done(&e);
+                        return REFRESH_GONE;
+                }
+                e.pidfd = old->pidfd;
+                *ret = e;
+                *ret_own = OWN_STRINGS;
+                *ret_fate = FATE_KEEP_PIDFD;
+                return REFRESH_KEPT;
+        }
+
+        e = *old; /* shares strings and pidfd */
+        proc_entry_set_stat(&e, &st);
+        r = proc_read_int_at(dfd, "oom_score_adj", -1000, 1000, &e.oom_score_adj);
+        if (r < 0)
+                return gone(old->pid, r);
+
+        if (!e.kthread) {
+                r = memory_unchanged(dfd, old, &same_memory);
+                if (r < 0)
+                        return gone(old->pid, r);
+                if (!same_memory) {
+                        ProcStatus status;
+
+                        r = proc_read_status_at(dfd, &status);
+                        if (r < 0)
+                                return gone(old->pid, r);
+                        if (filter->mode == PROC_SCAN_UID && status.uid != filter->uid)
+                                return REFRESH_FILTERED;
+                        proc_entry_set_status(&e, &status);
+                }
+                if (!same_memory || e.oom_score_adj != old->oom_score_adj) {
+                        r = proc_read_int_at(dfd, "oom_score", 0, INT_MAX, &e.oom_score);
+                        if (r < 0)
+                                return gone(old->pid, r);
+                }
+        }
+
+        *ret = e;
+        *ret_own = OWN_NONE;
+        *ret_fate = FATE_KEEP;
+        return REFRESH_KEPT;
+}
+
+static int entry_compare(const void *a, const void *b)
+{
+        pid_t x = ((const ProcEntry *)a)->pid, y = ((const ProcEntry *)b)->pid;
+        return (x > y) - (x < y);
+}
+
+static int append_new(int procfd, pid_t pid, const ProcScanFilter *filter, ProcTable *t, NewTable *nt)
+{
+        int r;
+
+        r = proc_read_new(procfd, pid, filter, t, &nt->entries[nt->n]);
+        if (r > 0)
+                nt->own[nt->n++] = OWN_ALL;
+        return r;
+}
+
+int proc_table_refresh_at(int procfd, const ProcScanFilter *filter, ProcTable *t)
+{
+        _cleanup_(new_table_abort) NewTable nt = {};
+        _cleanup_free_ unsigned char *fate = NULL;
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n_pids, i = 0, j = 0;
+        uint64_t now;
+        int r;
+
+        if (!t || (procfd < 0 && procfd != AT_FDCWD))
+                return -EINVAL;
+        r = proc_filter_validate(filter);
+        if (r < 0)
+                return r;
+
+        /* Callers may have reordered the table; the merge needs it by pid. */
+        for (size_t k = 1; k < t->n; k++)
+                if (t->entries[k - 1].pid > t->entries[k].pid) {
+                        qsort(t->entries, t->n, sizeof(ProcEntry), entry_compare);
+                        break;
+                }
+
+        r = proc_list_pids(procfd, &pids, &n_pids);
+        if (r < 0)
+                return r;
+
+        /* Each listed PID yields at most one entry. */
+        nt.allocated = MAX(n_pids, (size_t)1);
+        nt.entries = reallocarray(NULL, nt.allocated, sizeof(ProcEntry));
+        nt.own = malloc(nt.allocated);
+        fate = calloc(MAX(t->n, (size_t)1), 1); /* FATE_DROP */
+        if (!nt.entries || !nt.own || !fate)
+                abort();
+        now = boot_ticks_now();
+
+        while (j < n_pids) {
+                pid_t pid = pids[j];
+
+                if (i < t->n && t->entries[i].pid < pid) {
+                        i++; /* no longer listed: exited */
+                        continue;
+                }
+                if (i < t->n && t->entries[i].pid == pid) {
+                        r = refresh_one(procfd, filter, &t->entries[i], now, &nt.entries[nt.n], &nt.own[nt.n],
+                                        &fate[i]);
+                        i++;
+                        if (r < 0)
+                                return r;
+                        if (r == REFRESH_KEPT) {
+                                nt.n++;
+                                j++;
+                                continue;
+                        }
+                        if (r == REFRESH_FILTERED) {
+                                j++;
+                                continue;
+                        }
+                        /* REFRESH_GONE: the PID may name a new process now. */
+                }
+                r = append_new(procfd, pid, filter, t, &nt);
+                if (r < 0)
+                        return r;
+                j++;
+        }
+
+        /* Commit: nothing can fail from here on. */
+        for (size_t k = 0; k < t->n; k++) {
+                if (fate[k] == FATE_DROP)
+                        proc_entry_done(&t->entries[k]);
+                else if (fate[k] == FATE_KEEP_PIDFD)
+                        proc_entry_free_strings(&t->entries[k]);
+        }
+        free(t->entries);
+        t->entries = TAKE_PTR(nt.entries);
+        t->n = nt.n;
+        t->allocated = nt.allocated;
+        nt.n = 0;
+        return 0;
+}
