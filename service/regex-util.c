@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Compiling untrusted POSIX extended regular expressions with bounded cost.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "macro.h"
+#include "regex-util.h"
+
+#define REGEX_COST_MAX 4096 /* estimated nodes of a compiled regex */
+#define REGEX_DEPTH_MAX 32  /* nested groups */
+
+/* Skip a bracket expression starting at p ('['); returns the char after its ']', or the end. */
+static const char *skip_bracket(const char *p)
+{
+        p++;
+        if (*p == '^')
+                p++;
+        if (*p == ']')
+                p++;
+        for (; *p && *p != ']'; p++)
+                if (p[0] == '[' && (p[1] == ':' || p[1] == '=' || p[1] == '.')) {
+                        const char *close = strchr(p + 2, p[1]);
+                        while (close && close[1] != ']')
+                                close = strchr(close + 1, p[1]);
+                        if (!close)
+                                return p + strlen(p);
+                        p = close + 1;
+                }
+        return *p ? p + 1 : p;
+}
+
+/*
+ * Estimate how many nodes regcomp() builds: glibc copies the operand of
+ * every '+', '?' and {m,n} (n copies), so "a++++..." or nested bounds grow
+ * exponentially. Saturates above `limit`; a malformed pattern is left for
+ * regcomp() to reject.
+ */
+static uint64_t regex_cost(const char *p, uint64_t limit)
+{
+        struct {
+                uint64_t sum, last;
+        } st[REGEX_DEPTH_MAX + 1] = {};
+        unsigned depth = 0;
+
+        for (; *p; p++) {
+                uint64_t f = 1, atom = 1;
+                unsigned long m, n;
+                char *end;
+
+                switch (*p) {
+                case '(':
+                        if (depth == REGEX_DEPTH_MAX)
+                                return limit + 1;
+                        depth++;
+                        st[depth].sum = st[depth].last = 0;
+                        continue;
+                case ')':
+                        if (depth > 0) {
+                                atom = MAX(st[depth].sum, (uint64_t)1);
+                                depth--;
+                        }
+                        break;
+                case '|':
+                        st[depth].last = 0;
+                        continue;
+                case '*':
+                        continue;
+                case '+':
+                case '?':
+                        f = 2;
+                        break;
+                case '{':
+                        if (!isdigit((unsigned char)p[1]))
+                                break;
+                        /* {m} is m copies, {m,n} n copies, {m,} m copies and a star. */
+                        n = m = strtoul(p + 1, &end, 10);
+                        if (*end == ',' && isdigit((unsigned char)end[1]))
+                                n = strtoul(end + 1, &end, 10);
+                        else if (*end == ',') {
+                                n = m + 1;
+                                end++;
+                        }
+                        if (*end != '}')
+                                break;
+                        f = MAX(MAX(m, n), 1ul);
+                        p = end;
+                        break;
+                case '\\':
+                        if (p[1])
+                                p++;
+                        break;
+                case '[':
+                        p = skip_bracket(p) - 1;
+                        break;
+                }
+                if (f > 1) {
+                        /* Repeat the last atom: f - 1 more copies of it. */
+                        f = MIN(f, limit + 1);
+                        st[depth].sum = MIN(st[depth].sum + st[depth].last * (f - 1), limit + 1);
+                        st[depth].last = MIN(st[depth].last * f, limit + 1);
+                } else {
+                        st[depth].sum = MIN(st[depth].sum + atom, limit + 1);
+                        st[depth].last = atom;
+                }
+                if (st[depth].sum > limit)
+                        return limit + 1;
+        }
+        while (depth > 0) {
+                st[depth - 1].sum += st[depth].sum;
+                depth--;
+        }
+        return st[0].sum;
+}
+
+int regex_compile_bounded(const char *pattern, regex_t *ret, char *err, size_t err_size)
+{
+        int r;
+
+        if (strlen(pattern) > REGEX_PATTERN_MAX) {
+                snprintf(err, err_size, "longer than %d bytes", REGEX_PATTERN_MAX);
+                return -EINVAL;
+        }
+        /* Keep regexec() cheap on the hot path and regcomp() bounded: no back-references
+         * (exponential matching), and a bounded compiled size. */
+        for (const char *p = pattern; *p; p++)
+                if (*p == '\\' && p[1]) {
+                        if (p[1] >= '1' && p[1] <= '9') {
+                                snprintf(err, err_size, "back-references are not supported");
+                                return -EINVAL;
+                        }
+                        p++;
+                }
+        if (regex_cost(pattern, REGEX_COST_MAX) > REGEX_COST_MAX) {
+                snprintf(err, err_size, "too complex (nested or repeated repetitions)");
+                return -EINVAL;
+        }
+        r = regcomp(ret, pattern, REG_EXTENDED | REG_NOSUB);
+        if (r != 0) {
+                regerror(r, NULL, err, err_size);
+                return -EINVAL;
+        }
+        return 0;
+}

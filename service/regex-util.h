@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Compiling untrusted POSIX extended regular expressions with bounded cost.
+ *
+ * glibc's regcomp() copies the operand of every '+', '?' and {m,n}, so
+ * "a+++++++++++++++++++++++" or nested bounds take gigabytes, and
+ * back-references make regexec() exponential. regex_compile_bounded()
+ * refuses both, so a pattern from a config file cannot stall the daemon's
+ * decision loop or exhaust its (locked) memory.
+ */
+#pragma once
+
+#include <regex.h>
+#include <stddef.h>
+
+#define REGEX_PATTERN_MAX 1024
+
+/*
+ * Compile `pattern` with REG_EXTENDED | REG_NOSUB. Returns 0, or -EINVAL with
+ * a NUL-terminated reason in err (at most err_size bytes): too long, a
+ * back-reference, too complex, or regcomp()'s own message.
+ */
+int regex_compile_bounded(const char *pattern, regex_t *ret, char *err, size_t err_size);
