@@ -85,6 +85,21 @@ enum {
         K_WINDOW,
         K_FAST_INTERVAL,
         K_HEARTBEAT,
+        K_HEADROOM_NORMAL, /* the five headroom percentages, in level order */
+        K_HEADROOM_ELEVATED,
+        K_HEADROOM_HIGH,
+        K_HEADROOM_CRITICAL,
+        K_HEADROOM_EMERGENCY,
+        K_FG_DROP,
+        K_GRACE,
+        K_COOLDOWN,
+        K_THAW_CAP,
+        K_THAW_INTERVAL,
+        K_THAW_RESERVE,
+        K_KILL_TIMEOUT,
+        K_KILL_TIMEOUT_CRITICAL,
+        K_KILL_TIMEOUT_EMERGENCY,
+        K_MAX_FROZEN,
         _K_MAX,
 };
 
@@ -93,6 +108,7 @@ enum {
 #define BOOL_KEY(g, n, field)                     { g, n, KEY_BOOL, OFF(field), 0, 0, 0, 1 }
 #define NUM_KEY(g, n, field, lo, hi, fl)          { g, n, KEY_DOUBLE, OFF(field), lo, hi, fl, 1 }
 #define USEC_KEY(g, n, field, lo, hi, fl, unit)   { g, n, KEY_USEC, OFF(field), lo, hi, fl, unit }
+#define UNS_KEY(g, n, field, lo, hi)              { g, n, KEY_UNSIGNED, OFF(field), lo, hi, KEY_WHOLE, 1 }
 
 /* The ranges here are the ones documented in data/memguard.conf and memguard.conf(5). */
 static const KeyDef key_table[_K_MAX] = {
@@ -144,6 +160,30 @@ static const KeyDef key_table[_K_MAX] = {
                                       KEY_WHOLE, USEC_PER_MSEC),
         [K_HEARTBEAT]      = USEC_KEY("triggers", "heartbeat-seconds", trigger.heartbeat_usec, 10, 3600, 0,
                                       USEC_PER_SEC),
+
+        [K_HEADROOM_NORMAL]    = UNS_KEY("planner", "headroom-normal-percent", planner.headroom_percent[LEVEL_NORMAL], 0, 90),
+        [K_HEADROOM_ELEVATED]  = UNS_KEY("planner", "headroom-elevated-percent", planner.headroom_percent[LEVEL_ELEVATED], 0, 90),
+        [K_HEADROOM_HIGH]      = UNS_KEY("planner", "headroom-high-percent", planner.headroom_percent[LEVEL_HIGH], 0, 90),
+        [K_HEADROOM_CRITICAL]  = UNS_KEY("planner", "headroom-critical-percent", planner.headroom_percent[LEVEL_CRITICAL], 0, 90),
+        [K_HEADROOM_EMERGENCY] = UNS_KEY("planner", "headroom-emergency-percent", planner.headroom_percent[LEVEL_EMERGENCY], 0, 90),
+        [K_FG_DROP]            = UNS_KEY("planner", "foreground-priority-drop", planner.fg_priority_drop, 0, 100),
+        [K_GRACE]              = USEC_KEY("planner", "grace-seconds", planner.grace_usec, 0, 3600, 0, USEC_PER_SEC),
+        [K_COOLDOWN]           = USEC_KEY("planner", "kill-cooldown-seconds", planner.kill_cooldown_usec, 0, 600, 0,
+                                          USEC_PER_SEC),
+        [K_THAW_CAP]           = UNS_KEY("planner", "thaw-per-cycle", planner.thaw_cap, 1, 1000),
+        [K_THAW_INTERVAL]      = USEC_KEY("planner", "thaw-interval-seconds", planner.thaw_interval_usec, 0, 3600, 0,
+                                          USEC_PER_SEC),
+        [K_THAW_RESERVE]       = USEC_KEY("planner", "thaw-reserve-mib", planner.thaw_reserve_bytes, 0, 1048576,
+                                          KEY_WHOLE, 1024 * 1024),
+
+        [K_KILL_TIMEOUT]       = USEC_KEY("actions", "kill-timeout-seconds", actions.kill_timeout_usec, 0, 300, 0,
+                                          USEC_PER_SEC),
+        [K_KILL_TIMEOUT_CRITICAL] = USEC_KEY("actions", "kill-timeout-critical-seconds",
+                                             actions.kill_timeout_critical_usec, 0, 300, 0, USEC_PER_SEC),
+        [K_KILL_TIMEOUT_EMERGENCY] = USEC_KEY("actions", "kill-timeout-emergency-seconds",
+                                              actions.kill_timeout_emergency_usec, 0, 300, 0, USEC_PER_SEC),
+        [K_MAX_FROZEN]         = USEC_KEY("actions", "max-frozen-seconds", actions.max_frozen_usec, 0, 86400, 0,
+                                          USEC_PER_SEC),
 };
 /* clang-format on */
 
@@ -158,6 +198,7 @@ typedef struct ParseContext {
 typedef int (*GroupParser)(ParseContext *ctx, const char *group);
 
 static int parse_table_group(ParseContext *ctx, const char *group);
+static int parse_rules_group(ParseContext *ctx, const char *group);
 
 /* Known groups. A module with its own groups adds a row here; `prefix` rows
  * match every group starting with `name` (e.g. "rule:"). */
@@ -170,6 +211,10 @@ static const struct {
         {"pressure", false, parse_table_group},
         {"levels", false, parse_table_group},
         {"triggers", false, parse_table_group},
+        {"planner", false, parse_table_group},
+        {"actions", false, parse_table_group},
+        {"rule:", true, parse_rules_group},
+        {"protect", false, parse_rules_group},
 };
 
 static const char *const log_level_names[] = {
@@ -586,6 +631,21 @@ static int check_together(ParseContext *ctx)
         return check_order(ctx, K_FULL_STALL, K_WINDOW, true);
 }
 
+/* [rule:NAME] and [protect] belong to the rules module (rules.c). */
+static int parse_rules_group(ParseContext *ctx, const char *group)
+{
+        char *error = NULL;
+        int r = rules_parse_group(&ctx->config->rules, ctx->kf, group, ctx->filename, &error);
+
+        if (r < 0) {
+                if (!ctx->error)
+                        ctx->error = error;
+                else
+                        free(error);
+        }
+        return r;
+}
+
 static int parse_group(ParseContext *ctx, const char *group)
 {
         GString *known;
@@ -670,8 +730,7 @@ int config_parse_data(Config *c, const char *data, size_t len, const char *filen
         }
         free(ctx.error);
         config_done(c);
-        *c = tmp;
-        tmp.scope = NULL;
+        config_move(c, &tmp);
         return 0;
 }
 
@@ -822,8 +881,7 @@ int config_load_all(bool system_mode, const char *override, Config *ret, char **
                 if (r < 0)
                         return r;
         }
-        *ret = tmp;
-        tmp.scope = NULL;
+        config_move(ret, &tmp);
         return 0;
 }
 
@@ -837,6 +895,17 @@ void config_init(Config *c)
         pressure_params_default(&c->pressure);
         level_params_default(&c->level);
         trigger_params_default(&c->trigger);
+        planner_params_default(&c->planner);
+        action_params_default(&c->actions);
+        rules_init(&c->rules);
+        {
+                _cleanup_free_ char *error = NULL;
+                /* The shipped rules are part of the program: failing to parse them is a bug. */
+                if (rules_load_defaults(&c->rules, &error) < 0) {
+                        fprintf(stderr, "memguard: shipped rules do not parse: %s\n", strna(error));
+                        abort();
+                }
+        }
 }
 
 void config_done(Config *c)
@@ -845,10 +914,21 @@ void config_done(Config *c)
                 return;
         free(c->scope);
         c->scope = NULL;
+        rules_done(&c->rules);
 }
 
 void config_copy(Config *dst, const Config *src)
 {
         *dst = *src;
         dst->scope = xstrdup(src->scope);
+        rules_init(&dst->rules);
+        if (rules_copy(&dst->rules, &src->rules) < 0)
+                abort(); /* out of memory, or rules that compiled once no longer compile */
+}
+
+void config_move(Config *dst, Config *src)
+{
+        *dst = *src;
+        src->scope = NULL;
+        rules_init(&src->rules);
 }

@@ -15,7 +15,9 @@
 #include <stdint.h>
 
 #include "level.h"
+#include "planner.h"
 #include "pressure.h"
+#include "rules.h"
 
 typedef struct TriggerParams {
         uint64_t some_stall_usec; /* PSI "some" trigger: stall per window */
@@ -27,6 +29,14 @@ typedef struct TriggerParams {
 
 void trigger_params_default(TriggerParams *p);
 
+typedef struct ActionParams {
+        /* SIGTERM → SIGKILL deadline: at normal to high, at critical, at emergency. */
+        uint64_t kill_timeout_usec, kill_timeout_critical_usec, kill_timeout_emergency_usec;
+        uint64_t max_frozen_usec; /* thaw anything frozen longer than this; 0 = no cap */
+} ActionParams;
+
+void action_params_default(ActionParams *p);
+
 typedef struct Config {
         PressureParams pressure;
         LevelParams level;
@@ -34,14 +44,19 @@ typedef struct Config {
         bool dry_run;     /* [daemon] dry-run */
         char *scope;      /* [daemon] scope, NULL = whole machine / the user's processes */
         int log_level;    /* [daemon] log-level as a syslog priority */
+        PlannerParams planner; /* [planner] */
+        ActionParams actions;  /* [actions] */
+        RuleSet rules;    /* the shipped rules, then [rule:NAME] and [protect] from the files */
 } Config;
 
 /* Fill in the built-in defaults (the values documented in data/memguard.conf). */
 void config_init(Config *c);
 /* Free what the config owns; leaves it re-initialisable. */
 void config_done(Config *c);
-/* Deep copy. */
+/* Deep copy; `dst` is overwritten (call config_done() first if it holds a config). */
 void config_copy(Config *dst, const Config *src);
+/* Move `src` into `dst` (which must be empty or done), leaving `src` empty. */
+void config_move(Config *dst, Config *src);
 
 /*
  * Apply one file's text on top of *c. `filename` is used in messages only.

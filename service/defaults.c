@@ -54,3 +54,13 @@ void trigger_params_default(TriggerParams *p)
                 .heartbeat_usec = 10 * USEC_PER_SEC,
         };
 }
+
+void action_params_default(ActionParams *p)
+{
+        *p = (ActionParams){
+                .kill_timeout_usec = 5 * USEC_PER_SEC,
+                .kill_timeout_critical_usec = 2 * USEC_PER_SEC,
+                .kill_timeout_emergency_usec = 500 * USEC_PER_MSEC,
+                .max_frozen_usec = 600 * USEC_PER_SEC,
+        };
+}

@@ -148,6 +148,31 @@ static const struct {
         {"triggers", "fast-interval-ms", "50", T_USEC, offsetof(Config, trigger.fast_interval_usec), 50000},
         {"triggers", "heartbeat-seconds", "3600", T_USEC, offsetof(Config, trigger.heartbeat_usec),
          3600 * USEC_PER_SEC},
+        {"planner", "headroom-normal-percent", "25", T_UNSIGNED,
+         offsetof(Config, planner.headroom_percent[LEVEL_NORMAL]), 25},
+        {"planner", "headroom-elevated-percent", "5", T_UNSIGNED,
+         offsetof(Config, planner.headroom_percent[LEVEL_ELEVATED]), 5},
+        {"planner", "headroom-high-percent", "11", T_UNSIGNED,
+         offsetof(Config, planner.headroom_percent[LEVEL_HIGH]), 11},
+        {"planner", "headroom-critical-percent", "13", T_UNSIGNED,
+         offsetof(Config, planner.headroom_percent[LEVEL_CRITICAL]), 13},
+        {"planner", "headroom-emergency-percent", "20", T_UNSIGNED,
+         offsetof(Config, planner.headroom_percent[LEVEL_EMERGENCY]), 20},
+        {"planner", "foreground-priority-drop", "40", T_UNSIGNED, offsetof(Config, planner.fg_priority_drop), 40},
+        {"planner", "grace-seconds", "0", T_USEC, offsetof(Config, planner.grace_usec), 0},
+        {"planner", "kill-cooldown-seconds", "2.5", T_USEC, offsetof(Config, planner.kill_cooldown_usec), 2500000},
+        {"planner", "thaw-per-cycle", "7", T_UNSIGNED, offsetof(Config, planner.thaw_cap), 7},
+        {"planner", "thaw-interval-seconds", "1", T_USEC, offsetof(Config, planner.thaw_interval_usec),
+         USEC_PER_SEC},
+        {"planner", "thaw-reserve-mib", "128", T_USEC, offsetof(Config, planner.thaw_reserve_bytes),
+         128.0 * 1024 * 1024},
+        {"actions", "kill-timeout-seconds", "10", T_USEC, offsetof(Config, actions.kill_timeout_usec),
+         10 * USEC_PER_SEC},
+        {"actions", "kill-timeout-critical-seconds", "1", T_USEC,
+         offsetof(Config, actions.kill_timeout_critical_usec), USEC_PER_SEC},
+        {"actions", "kill-timeout-emergency-seconds", "0", T_USEC,
+         offsetof(Config, actions.kill_timeout_emergency_usec), 0},
+        {"actions", "max-frozen-seconds", "0", T_USEC, offsetof(Config, actions.max_frozen_usec), 0},
 };
 
 static double field_value(const Config *c, int type, size_t offset)
@@ -407,9 +432,9 @@ static void test_unknown_and_malformed(void)
         assert_rejected(
                 "[deamon]\ndry-run=true\n", -EINVAL,
                 "test.conf: [deamon]: unknown group (expected one of [daemon], [pressure], [levels], "
-                "[triggers]; got 'deamon')");
-        assert_rejected("[rule:firefox]\nmatch=firefox\n", -EINVAL,
-                        "test.conf: [rule:firefox]: unknown group");
+                "[triggers], [planner], [actions], [rule:NAME], [protect]; got 'deamon')");
+        /* Rule groups go to the rules module, which names the key it does not know. */
+        assert_rejected("[rule:firefox]\nmatch=firefox\n", -EINVAL, "test.conf: [rule:firefox] match: unknown key");
         assert_rejected("[Daemon]\n", -EINVAL, "test.conf: [Daemon]: unknown group");
         assert_rejected(
                 "[levels]\nhgh=0.4\n", -EINVAL,
