@@ -20,6 +20,8 @@
 #include "build-config.h"
 #include "config.h"
 #include "log.h"
+#include "candidates.h"
+#include "freezer.h"
 #include "manager.h"
 
 enum {
@@ -32,8 +34,12 @@ typedef struct Args {
         int mode; /* -1 auto, 0 user, 1 system */
         const char *config;
         const char *scope;
+        const char *state_dir;
         bool dry_run;
         bool check_config;
+        bool list_candidates;
+        bool json;
+        bool thaw_all;
         int verbose;
 } Args;
 
@@ -50,7 +56,10 @@ static void help(void)
                "  --scope CGROUP    manage the processes of this cgroup v2 path (relative to the\n"
                "                    cgroup2 mount, or absolute) and watch its memory.pressure\n"
                "  --dry-run         decide and log, but never act on a process\n"
+               "  --state-dir DIR   keep the frozen registry, event log and incidents in DIR\n"
                "  --check-config    validate the configuration and exit (0 valid, 3 invalid)\n"
+               "  --list-candidates print the ranked candidates and exit (--json for JSON)\n"
+               "  --thaw-all        thaw everything a memguardd left frozen, and exit\n"
                "  -v, --verbose     log debug output too (every sample)\n"
                "  --version         print the version and exit\n"
                "  -h, --help        print this help and exit\n"
@@ -68,6 +77,10 @@ static int parse_args(int argc, char **argv, Args *a)
                 ARG_DRY_RUN,
                 ARG_CHECK_CONFIG,
                 ARG_VERSION,
+                ARG_STATE_DIR,
+                ARG_LIST_CANDIDATES,
+                ARG_JSON,
+                ARG_THAW_ALL,
         };
         static const struct option options[] = {
                 { "system", no_argument, NULL, ARG_SYSTEM },
@@ -76,6 +89,10 @@ static int parse_args(int argc, char **argv, Args *a)
                 { "scope", required_argument, NULL, ARG_SCOPE },
                 { "dry-run", no_argument, NULL, ARG_DRY_RUN },
                 { "check-config", no_argument, NULL, ARG_CHECK_CONFIG },
+                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                { "list-candidates", no_argument, NULL, ARG_LIST_CANDIDATES },
+                { "json", no_argument, NULL, ARG_JSON },
+                { "thaw-all", no_argument, NULL, ARG_THAW_ALL },
                 { "verbose", no_argument, NULL, 'v' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "help", no_argument, NULL, 'h' },
@@ -115,6 +132,22 @@ static int parse_args(int argc, char **argv, Args *a)
                 case ARG_CHECK_CONFIG:
                         a->check_config = true;
                         break;
+                case ARG_STATE_DIR:
+                        if (optarg[0] != '/') {
+                                fprintf(stderr, "memguardd: --state-dir needs an absolute path\n");
+                                return -EINVAL;
+                        }
+                        a->state_dir = optarg;
+                        break;
+                case ARG_LIST_CANDIDATES:
+                        a->list_candidates = true;
+                        break;
+                case ARG_JSON:
+                        a->json = true;
+                        break;
+                case ARG_THAW_ALL:
+                        a->thaw_all = true;
+                        break;
                 case 'v':
                         a->verbose++;
                         break;
@@ -136,7 +169,38 @@ static int parse_args(int argc, char **argv, Args *a)
                 fprintf(stderr, "memguardd: unexpected argument '%s' (see --help)\n", argv[optind]);
                 return -EINVAL;
         }
+        if (a->json && !a->list_candidates) {
+                fprintf(stderr, "memguardd: --json only goes with --list-candidates\n");
+                return -EINVAL;
+        }
+        if (a->check_config + a->list_candidates + a->thaw_all > 1) {
+                fprintf(stderr, "memguardd: --check-config, --list-candidates and --thaw-all exclude each other\n");
+                return -EINVAL;
+        }
         return 1;
+}
+
+static int thaw_all(bool system_mode, const char *state_dir)
+{
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = manager_registry_path(system_mode, state_dir, &path);
+        if (r < 0) {
+                fprintf(stderr, "memguardd: no registry path (XDG_RUNTIME_DIR and HOME unset?)\n");
+                return EXIT_RUNTIME;
+        }
+        r = freezer_load_and_thaw_all(path);
+        if (r == -ENOENT) {
+                printf("nothing to thaw (%s does not exist)\n", path);
+                return 0;
+        }
+        if (r < 0) {
+                fprintf(stderr, "memguardd: thawing from %s failed: %s\n", path, STRERROR(r));
+                return EXIT_RUNTIME;
+        }
+        printf("thawed %d app(s) from %s\n", r, path);
+        return 0;
 }
 
 static int check_config(bool system_mode, const char *path)
@@ -169,6 +233,17 @@ static void harden_memory(void)
                                           "may be paged out under pressure: %m");
 }
 
+/* One pidfd per managed process: raise the soft fd limit to the hard one. */
+static void raise_fd_limit(void)
+{
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void)setrlimit(RLIMIT_NOFILE, &rl);
+        }
+}
+
 int main(int argc, char **argv)
 {
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -193,6 +268,8 @@ int main(int argc, char **argv)
 
         if (a.check_config)
                 return check_config(a.mode == 1, a.config);
+        if (a.thaw_all)
+                return thaw_all(a.mode == 1, a.state_dir);
 
         opts = (ManagerOptions){
                 .system_mode = a.mode == 1,
@@ -200,13 +277,22 @@ int main(int argc, char **argv)
                 .verbose = a.verbose > 0,
                 .config_path = a.config,
                 .scope = a.scope,
+                .state_dir = a.state_dir,
         };
+        raise_fd_limit();
 
         r = manager_new(&opts, &m);
         if (r == -ENOENT || r == -EXDEV || r == -EINVAL || r == -ENOTDIR || r == -EACCES)
                 return a.scope ? EXIT_USAGE : EXIT_RUNTIME;
         if (r < 0)
                 return EXIT_RUNTIME;
+
+        if (a.list_candidates) {
+                r = manager_plan(m, LEVEL_NORMAL);
+                if (r < 0)
+                        return EXIT_RUNTIME;
+                return candidates_print(&m->plan, &m->table, a.json, stdout) < 0 ? EXIT_RUNTIME : 0;
+        }
 
         harden_memory();
 

@@ -12,7 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "candidates.h"
 #include "cgroup-util.h"
+#include "freezer.h"
+#include "registry.h"
 #include "fileio.h"
 #include "gpu.h"
 #include "log.h"
@@ -23,11 +26,16 @@
 /* In fast mode the GPU walk (every fd of every process) is the costly part. */
 #define GPU_FAST_INTERVAL_USEC (2 * USEC_PER_SEC)
 
-static uint64_t now_usec(void)
+static uint64_t clock_usec(clockid_t id)
 {
         struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
+        clock_gettime(id, &ts);
         return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static uint64_t now_usec(void)
+{
+        return clock_usec(CLOCK_MONOTONIC);
 }
 
 static void manager_close_triggers(Manager *m)
@@ -45,8 +53,14 @@ Manager *manager_free(Manager *m)
                 return NULL;
         manager_close_triggers(m);
         sd_event_source_disable_unref(m->timer);
+        actor_free(m->actor);
+        plan_done(&m->plan);
+        proc_table_done(&m->table);
         sd_event_unref(m->event);
         config_done(&m->config);
+        free(m->self_cgroup);
+        free(m->scope_cgroup);
+        free(m->registry_path);
         safe_close(m->procfd);
         safe_close(m->sysfd);
         safe_close(m->scope_fd);
@@ -77,6 +91,8 @@ static int manager_resolve_scope(Manager *m)
                 return log_error_errno(-errno, "--scope %s: %s/memory.pressure is not readable: %m", arg, path);
         m->scope = TAKE_PTR(path);
         m->scope_fd = TAKE_FD(fd);
+        /* The same cgroup as /proc/PID/cgroup names it, for the process filter. */
+        m->scope_cgroup = xstrdup(m->scope[strlen(m->v2_mount)] ? m->scope + strlen(m->v2_mount) : "/");
         return 0;
 }
 
@@ -122,6 +138,15 @@ int manager_new(const ManagerOptions *opts, Manager **ret)
                 return r;
 
         m->gpu_possible = access("/dev/dri", F_OK) == 0;
+
+        {
+                _cleanup_free_ char *buf = NULL;
+                size_t size;
+                if (read_full_file_at(m->procfd, "self/cgroup", 1 << 16, &buf, &size) >= 0)
+                        (void)cg_v2_path_parse(buf, size, &m->self_cgroup);
+        }
+        m->never = (NeverTargetContext){ .self_pid = getpid(), .self_cgroup = m->self_cgroup };
+        plan_init(&m->plan);
 
         r = sd_event_default(&m->event);
         if (r < 0)
@@ -173,6 +198,145 @@ static void log_level_change(Manager *m, Level old, Level new)
                    f_level, f_prev, f_score, f_trend, f_some, f_full, f_avail, f_floor, f_mode, NULL);
 }
 
+int manager_registry_path(bool system_mode, const char *state_dir, char **ret)
+{
+        char *p;
+
+        if (!state_dir)
+                return registry_default_path(system_mode, ret);
+        if (asprintf(&p, "%s/frozen.json", state_dir) < 0)
+                abort();
+        *ret = p;
+        return 0;
+}
+
+static ProcScanFilter manager_filter(const Manager *m)
+{
+        if (m->scope_cgroup)
+                return (ProcScanFilter){ .mode = PROC_SCAN_CGROUP, .cgroup = m->scope_cgroup, .open_pidfds = true };
+        if (!m->opts.system_mode)
+                return (ProcScanFilter){ .mode = PROC_SCAN_UID, .uid = getuid(), .open_pidfds = true };
+        return (ProcScanFilter){ .mode = PROC_SCAN_ALL, .open_pidfds = true };
+}
+
+int manager_plan(Manager *m, Level level)
+{
+        ProcScanFilter f = manager_filter(m);
+        const AppState *states = NULL;
+        size_t n_states = 0;
+        PlannerInput in;
+        int r;
+
+        if (!m->table_loaded) {
+                r = proc_table_scan_at(m->procfd, &f, &m->table);
+                if (r < 0)
+                        return log_error_errno(r, "cannot read the process table: %m");
+                m->table_loaded = true;
+        } else {
+                r = proc_table_refresh_at(m->procfd, &f, &m->table);
+                if (r < 0)
+                        return log_warning_errno(r, "cannot refresh the process table: %m");
+        }
+
+        if (!m->last_sample.has_mem) {
+                r = meminfo_read_at(m->procfd, &m->last_sample.mem);
+                if (r < 0)
+                        return log_error_errno(r, "cannot read /proc/meminfo: %m");
+                m->last_sample.has_mem = true;
+        }
+        if (m->actor)
+                (void)actor_states(m->actor, &states, &n_states);
+
+        in = (PlannerInput){
+                .level = level,
+                .mem = m->last_sample.mem,
+                .table = &m->table,
+                .rules = &m->config.rules,
+                .never = &m->never,
+                .states = states,
+                .n_states = n_states,
+                .now_usec = clock_usec(CLOCK_BOOTTIME),
+                .clk_tck = (unsigned)sysconf(_SC_CLK_TCK),
+        };
+        if (m->actor) {
+                actor_last_kill(m->actor, &in.last_kill_usec, &in.last_kill_expected_bytes);
+                in.last_thaw_usec = actor_last_thaw(m->actor);
+        }
+        return planner_plan(&m->config.planner, &in, &m->plan);
+}
+
+/* One structured log line per action (the event log and bus signals hang off here too). */
+static void on_action(void *userdata, const ActionRecord *rec)
+{
+        char f_action[48], f_pid[32], f_uid[32], f_name[160], f_comm[64], f_level[32], f_expected[48], f_result[64],
+                f_dry[16], f_lat[48], f_reason[PLAN_REASON_MAX + 16], f_detail[192];
+        const char *fields[12];
+        int n = 0;
+
+        snprintf(f_action, sizeof(f_action), "action=%s", rec->action);
+        fields[n++] = f_action;
+        snprintf(f_pid, sizeof(f_pid), "pid=%d", (int)rec->pid);
+        fields[n++] = f_pid;
+        snprintf(f_uid, sizeof(f_uid), "uid=%u", (unsigned)rec->uid);
+        fields[n++] = f_uid;
+        snprintf(f_name, sizeof(f_name), "app=%s", strna(rec->name));
+        fields[n++] = f_name;
+        snprintf(f_comm, sizeof(f_comm), "comm=%s", strna(rec->comm));
+        fields[n++] = f_comm;
+        snprintf(f_level, sizeof(f_level), "level=%s", level_to_string(rec->level));
+        fields[n++] = f_level;
+        snprintf(f_expected, sizeof(f_expected), "expected_bytes=%" PRIu64, rec->expected_bytes);
+        fields[n++] = f_expected;
+        snprintf(f_result, sizeof(f_result), "result=%s", rec->result == 0 ? "ok" : STRERROR(rec->result));
+        fields[n++] = f_result;
+        snprintf(f_dry, sizeof(f_dry), "dry_run=%s", yes_no(rec->dry_run));
+        fields[n++] = f_dry;
+        if (rec->trigger_to_action_usec > 0) {
+                snprintf(f_lat, sizeof(f_lat), "trigger_to_action_us=%" PRIu64, rec->trigger_to_action_usec);
+                fields[n++] = f_lat;
+        }
+        snprintf(f_reason, sizeof(f_reason), "reason=%s", strna(rec->reason));
+        fields[n++] = f_reason;
+        if (rec->detail) {
+                snprintf(f_detail, sizeof(f_detail), "detail=%s", rec->detail);
+                fields[n++] = f_detail;
+        }
+        log_structv(rec->result == 0 || rec->result == -EOPNOTSUPP ? LOG_NOTICE : LOG_WARNING,
+                    rec->dry_run ? "would act (dry run)" : "action", fields, n);
+}
+
+/* Plan and act: called after a sample whenever pressure is up or something is frozen/throttled. */
+static void manager_decide(Manager *m, uint64_t sample_usec, bool level_changed)
+{
+        int r;
+
+        r = manager_plan(m, m->lm.level);
+        if (r < 0)
+                return;
+        if (m->plan.n_actions == 0)
+                return;
+
+        if (!m->config_valid) {
+                if (level_changed) {
+                        log_warning("monitoring only (invalid configuration): %zu planned action(s) not taken",
+                                    m->plan.n_actions);
+                        candidates_log(&m->plan, &m->table, 3);
+                }
+                return;
+        }
+
+        r = actor_execute(m->actor, &m->plan, &m->table, sample_usec, clock_usec(CLOCK_BOOTTIME));
+        if (r > 0 || level_changed) {
+                char f_level[32], f_need[48], f_planned[48], f_actions[32];
+                snprintf(f_level, sizeof(f_level), "level=%s", level_to_string(m->plan.level));
+                snprintf(f_need, sizeof(f_need), "need_bytes=%" PRIu64, m->plan.need_bytes);
+                snprintf(f_planned, sizeof(f_planned), "planned_bytes=%" PRIu64, m->plan.planned_bytes);
+                snprintf(f_actions, sizeof(f_actions), "actions=%zu", m->plan.n_actions);
+                log_struct(LOG_INFO, "decision", f_level, f_need, f_planned, f_actions, NULL);
+                candidates_log(&m->plan, &m->table, 3);
+        }
+}
+
 int manager_sample(Manager *m)
 {
         PressureSample s = { .timestamp_usec = now_usec() };
@@ -222,6 +386,14 @@ int manager_sample(Manager *m)
 
         if (changed)
                 log_level_change(m, old, new);
+        m->last_sample = s;
+
+        /* Decide at most once per fast interval, and only when there is something to decide. */
+        if ((new > LEVEL_NORMAL || (m->actor && actor_has_state(m->actor))) &&
+            (changed || s.timestamp_usec - m->last_decision >= m->config.trigger.fast_interval_usec)) {
+                m->last_decision = s.timestamp_usec;
+                manager_decide(m, s.timestamp_usec, changed);
+        }
 
         /* Leave fast mode once the level is normal and the score stayed calm long enough. */
         if (m->fast) {
@@ -340,6 +512,8 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
         Manager *m = userdata;
 
         log_info("received %s, stopping", strsignal((int)si->ssi_signo));
+        if (m->actor)
+                (void)actor_undo_all(m->actor, "memguard is stopping");
         return sd_event_exit(m->event, 0);
 }
 
@@ -400,6 +574,44 @@ int manager_start(Manager *m)
         r = manager_open_triggers(m);
         if (r < 0)
                 return r;
+
+        {
+                bool dry = m->opts.dry_run || m->config.dry_run;
+                ActorOptions ao = {
+                        .event = m->event,
+                        .procfd = m->procfd,
+                        .sysfd = m->sysfd,
+                        .v2_mount = m->v2_mount,
+                        .registry_path = NULL,
+                        .system_mode = m->opts.system_mode,
+                        .dry_run = dry,
+                        .term_deadline_usec = {
+                                [LEVEL_NORMAL] = m->config.actions.kill_timeout_usec,
+                                [LEVEL_ELEVATED] = m->config.actions.kill_timeout_usec,
+                                [LEVEL_HIGH] = m->config.actions.kill_timeout_usec,
+                                [LEVEL_CRITICAL] = m->config.actions.kill_timeout_critical_usec,
+                                [LEVEL_EMERGENCY] = m->config.actions.kill_timeout_emergency_usec,
+                        },
+                        .max_frozen_usec = m->config.actions.max_frozen_usec,
+                };
+                _cleanup_free_ char *self_abs = NULL;
+                int thawed = 0;
+
+                if (m->v2_mount && m->self_cgroup &&
+                    asprintf(&self_abs, "%s%s", m->v2_mount, strcmp(m->self_cgroup, "/") == 0 ? "" : m->self_cgroup) < 0)
+                        abort();
+                ao.self_cgroup = self_abs;
+                r = manager_registry_path(m->opts.system_mode, m->opts.state_dir, &m->registry_path);
+                if (r < 0)
+                        log_warning_errno(r, "no place for the frozen registry (no XDG_RUNTIME_DIR or HOME?): "
+                                             "freezing disabled: %m");
+                ao.registry_path = m->registry_path;
+                r = actor_new(&ao, on_action, m, &m->actor, &thawed);
+                if (r < 0)
+                        return log_error_errno(r, "cannot set up actions: %m");
+                if (thawed > 0)
+                        log_notice("thawed %d app(s) a previous run left frozen", thawed);
+        }
 
         /* A first sample gives the baseline for rates. */
         (void)manager_sample(m);

@@ -15,10 +15,13 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include "actions.h"
 #include "config.h"
 #include "macro.h"
 #include "level.h"
+#include "planner.h"
 #include "pressure.h"
+#include "proc.h"
 
 typedef struct ManagerOptions {
         bool system_mode;
@@ -26,6 +29,7 @@ typedef struct ManagerOptions {
         bool verbose;            /* -v: debug logging whatever log-level= says */
         const char *config_path; /* --config, or NULL for the mode's default files */
         const char *scope;       /* --scope, or NULL (then [daemon] scope= applies) */
+        const char *state_dir;   /* --state-dir, or NULL for the mode's default */
         const char *proc_root;   /* "/proc" (tests may point elsewhere) */
         const char *sys_root;    /* "/sys" */
 } ManagerOptions;
@@ -62,6 +66,18 @@ typedef struct Manager {
         PressureState pstate;
         LevelMachine lm;
         PressureResult last;
+        PressureSample last_sample;
+
+        /* Deciding and acting. */
+        char *self_cgroup;       /* our own v2 cgroup path (relative to the mount) */
+        char *scope_cgroup;      /* the --scope cgroup path relative to the mount, or NULL */
+        ProcTable table;
+        bool table_loaded;
+        Plan plan;
+        NeverTargetContext never;
+        Actor *actor;
+        char *registry_path;
+        uint64_t last_decision;  /* CLOCK_MONOTONIC */
         uint64_t n_samples;
         uint64_t n_wakeups;
 } Manager;
@@ -81,3 +97,9 @@ int manager_sample(Manager *m);
 
 /* Re-read the configuration; a bad one is logged and the last good one kept. */
 int manager_reload(Manager *m);
+
+/* Scan the managed processes and plan at `level` into m->plan (for --list-candidates and decisions). */
+int manager_plan(Manager *m, Level level);
+
+/* The registry path for --thaw-all and the actor (--state-dir, or the mode's runtime dir). */
+int manager_registry_path(bool system_mode, const char *state_dir, char **ret);

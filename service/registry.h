@@ -79,9 +79,10 @@ typedef struct Registry {
 } Registry;
 
 /*
- * The registry path for a mode: STATEDIR/frozen.json in system mode,
- * $XDG_STATE_HOME/memguard/frozen.json (default ~/.local/state) in user mode.
- * -ENXIO if neither an absolute XDG_STATE_HOME nor HOME is set.
+ * The registry path for a mode: RUNSTATEDIR/frozen.json (/run/memguard) in
+ * system mode; in user mode $XDG_RUNTIME_DIR/memguard/frozen.json, else
+ * $XDG_STATE_HOME/memguard/frozen.json, else ~/.local/state/memguard/.
+ * -ENXIO if none of them is set to an absolute path.
  */
 int registry_default_path(bool system_mode, char **ret);
 

@@ -1,0 +1,545 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Carrying out a plan. Each PlanAction becomes one call into the freezer,
+ * the killer or the cgroup controls, and one ActionRecord for the notify
+ * callback. What was done is tracked per app (by its key) so that it can be
+ * undone: thaw, unthrottle, uncap; everything at once on a clean stop.
+ *
+ * Throttling and capping need a cgroup that holds only the app and has the
+ * controller enabled; where it does not (a single process, a hybrid cgroup
+ * setup), the action is reported unavailable (-EOPNOTSUPP) once per app and
+ * skipped, never pretended.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "actions.h"
+#include "cgroup-ctl.h"
+#include "freezer.h"
+#include "killer.h"
+#include "log.h"
+#include "macro.h"
+
+#define ACTOR_MAX_PROCS 4096
+#define THROTTLE_WEIGHT 10      /* cpu.weight of a throttled app (default 100) */
+#define THROTTLE_QUOTA_PCT 50   /* cpu.max: half a CPU */
+#define CAP_MIN_BYTES (64u << 20)
+#define ZRAM_COMPACT_INTERVAL_USEC (60 * USEC_PER_SEC)
+
+typedef struct Tracked {
+        char key[KILLER_KEY_MAX]; /* app_key_to_string() */
+        char *cgroup;             /* the unit's cgroup path (relative to the v2 mount), or NULL */
+        pid_t pid;
+        uint64_t start_time;
+        unsigned flags;           /* AppStateFlags */
+        unsigned unavailable;     /* 1 << PlanActionType already reported unavailable */
+        uint64_t frozen_since_boot;
+        CgctlSaved saved;
+} Tracked;
+
+struct Actor {
+        ActorOptions opts;
+        actor_notify_t notify;
+        void *userdata;
+
+        Freezer *freezer;
+        Killer *killer;
+
+        Tracked *tracked;
+        size_t n_tracked, allocated;
+        AppState *states; /* view for the planner, rebuilt by actor_states() */
+
+        const ProcEntry **procs; /* scratch: the members of one app */
+        char cgroup_buf[4096];   /* scratch: an app's absolute cgroup path */
+
+        uint64_t last_kill_usec, last_kill_bytes, last_thaw_usec;
+        uint64_t last_zram_compact;
+        DropCacheLimit drop_limit;
+};
+
+static uint64_t clock_usec(clockid_t id)
+{
+        struct timespec ts;
+        clock_gettime(id, &ts);
+        return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static Tracked *tracked_find(Actor *a, const char *key)
+{
+        for (size_t i = 0; i < a->n_tracked; i++)
+                if (strcmp(a->tracked[i].key, key) == 0)
+                        return &a->tracked[i];
+        return NULL;
+}
+
+static Tracked *tracked_get(Actor *a, const char *key, const AppKey *k)
+{
+        Tracked *t = tracked_find(a, key);
+
+        if (t)
+                return t;
+        if (a->n_tracked == a->allocated) {
+                size_t n = MAX(a->allocated * 2, 16);
+                Tracked *nt = realloc(a->tracked, n * sizeof(*nt));
+                AppState *ns = realloc(a->states, n * sizeof(*ns));
+                if (!nt || !ns)
+                        abort();
+                a->tracked = nt;
+                a->states = ns;
+                a->allocated = n;
+        }
+        t = &a->tracked[a->n_tracked++];
+        *t = (Tracked){ .pid = k->pid, .start_time = k->start_time };
+        snprintf(t->key, sizeof(t->key), "%s", key);
+        if (k->cgroup)
+                t->cgroup = strndup(k->cgroup, k->cgroup_len);
+        return t;
+}
+
+static void tracked_drop_if_idle(Actor *a, Tracked *t)
+{
+        size_t i = (size_t)(t - a->tracked);
+
+        if (t->flags != 0)
+                return;
+        free(t->cgroup);
+        a->tracked[i] = a->tracked[--a->n_tracked];
+}
+
+/* Absolute path of an app's cgroup in the actor's scratch buffer, or NULL. */
+static const char *app_cgroup_path(Actor *a, const char *cgroup, size_t len)
+{
+        if (!cgroup || !a->opts.v2_mount)
+                return NULL;
+        if ((size_t)snprintf(a->cgroup_buf, sizeof(a->cgroup_buf), "%s%.*s", a->opts.v2_mount, (int)len, cgroup) >=
+            sizeof(a->cgroup_buf))
+                return NULL;
+        return a->cgroup_buf;
+}
+
+static void fill_record(ActionRecord *rec, const Plan *plan, const ProcTable *table, const PlanAction *act)
+{
+        const PlanApp *app = &plan->apps[act->app];
+        const ProcEntry *e = &table->entries[app->leader];
+
+        *rec = (ActionRecord){
+                .type = act->type,
+                .action = plan_action_to_string(act->type),
+                .pid = e->pid,
+                .uid = e->uid,
+                .name = e->app_id ? e->app_id : e->unit ? e->unit : e->comm,
+                .comm = e->comm,
+                .unit = e->unit,
+                .reason = act->reason,
+                .expected_bytes = act->expected_bytes,
+                .rss_bytes = app->rss_anon + app->rss_file + app->rss_shmem,
+                .swap_bytes = app->swap,
+                .level = plan->level,
+        };
+}
+
+typedef struct KillContext {
+        Actor *actor;
+        ActionRecord rec;
+        char name[256], comm[PROC_COMM_MAX], unit[256], reason[PLAN_REASON_MAX];
+} KillContext;
+
+static void on_kill_done(void *userdata, const KillResult *r)
+{
+        KillContext *kc = userdata;
+        char detail[160];
+
+        snprintf(detail, sizeof(detail), "exited after TERM %u, killed %u, still present %u, skipped %u%s, %" PRIu64 " ms",
+                 r->count[KILL_PROC_EXITED_TERM], r->count[KILL_PROC_KILLED], r->count[KILL_PROC_PRESENT],
+                 r->count[KILL_PROC_SKIPPED], r->cgroup_killed ? ", cgroup.kill" : "",
+                 r->total_usec / USEC_PER_MSEC);
+        kc->rec.action = "kill-result";
+        kc->rec.result = r->cancelled ? -ECANCELED : r->count[KILL_PROC_PRESENT] > 0 ? -EBUSY : 0;
+        kc->rec.detail = detail;
+        kc->rec.trigger_to_action_usec = 0;
+        kc->actor->notify(kc->actor->userdata, &kc->rec);
+        free(kc);
+}
+
+static int do_kill(Actor *a, const Plan *plan, const PlanApp *app, const char *key, const char *cgroup, size_t n,
+                   ActionRecord *rec, uint64_t now_boot)
+{
+        uint64_t deadline;
+        KillContext *kc;
+        Tracked *t;
+        int r;
+
+        switch (plan->level) {
+        case LEVEL_EMERGENCY:
+                deadline = a->opts.term_deadline_usec[LEVEL_EMERGENCY];
+                break;
+        case LEVEL_CRITICAL:
+                deadline = a->opts.term_deadline_usec[LEVEL_CRITICAL];
+                break;
+        default:
+                deadline = a->opts.term_deadline_usec[plan->level];
+        }
+
+        /* A frozen app cannot handle SIGTERM: thaw its registry entry and kill at once. */
+        t = tracked_find(a, key);
+        if (t && (t->flags & APP_FROZEN)) {
+                (void)freezer_thaw(a->freezer, key);
+                t->flags &= ~APP_FROZEN;
+                deadline = 0;
+        }
+
+        kc = xmalloc0(sizeof(*kc));
+        kc->actor = a;
+        kc->rec = *rec;
+        snprintf(kc->name, sizeof(kc->name), "%s", rec->name);
+        snprintf(kc->comm, sizeof(kc->comm), "%s", rec->comm);
+        snprintf(kc->unit, sizeof(kc->unit), "%s", strempty(rec->unit));
+        snprintf(kc->reason, sizeof(kc->reason), "%s", rec->reason);
+        kc->rec.name = kc->name;
+        kc->rec.comm = kc->comm;
+        kc->rec.unit = rec->unit ? kc->unit : NULL;
+        kc->rec.reason = kc->reason;
+
+        r = killer_kill_app(a->killer, key, rec->name, cgroup, a->procs, n, deadline, on_kill_done, kc);
+        if (r < 0) {
+                free(kc);
+                return r;
+        }
+        a->last_kill_usec = now_boot;
+        a->last_kill_bytes = app->reclaim_bytes;
+        return 0;
+}
+
+static int do_throttle_or_cap(Actor *a, const PlanAction *act, const PlanApp *app, Tracked *t, const char *cgroup)
+{
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        if (!cgroup)
+                return -EOPNOTSUPP; /* a single process: no cgroup of its own to throttle */
+        fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+
+        switch (act->type) {
+        case PLAN_THROTTLE:
+                r = cgctl_throttle(fd, THROTTLE_WEIGHT, THROTTLE_QUOTA_PCT, &t->saved);
+                if (r >= 0)
+                        t->flags |= APP_THROTTLED;
+                return r;
+        case PLAN_CAP: {
+                uint64_t high = MAX(app->rss_anon + app->rss_file + app->rss_shmem, (uint64_t)CAP_MIN_BYTES);
+                r = cgctl_cap_memory(fd, high, &t->saved);
+                if (r >= 0)
+                        t->flags |= APP_CAPPED;
+                return r;
+        }
+        case PLAN_UNTHROTTLE:
+        case PLAN_UNCAP:
+                r = cgctl_restore(fd, &t->saved);
+                t->flags &= ~(APP_THROTTLED | APP_CAPPED);
+                return r;
+        default:
+                return -EINVAL;
+        }
+}
+
+static int execute_one(Actor *a, const Plan *plan, const ProcTable *table, const PlanAction *act,
+                       uint64_t trigger_usec, uint64_t now_boot)
+{
+        const PlanApp *app = &plan->apps[act->app];
+        char key[KILLER_KEY_MAX];
+        ActionRecord rec;
+        const char *cgroup;
+        Tracked *t;
+        size_t n = 0;
+        int r;
+
+        fill_record(&rec, plan, table, act);
+        if (app_key_to_string(&app->key, key, sizeof(key)) < 0)
+                return -ENAMETOOLONG;
+
+        for (size_t i = 0; i < app->n_members && n < ACTOR_MAX_PROCS; i++)
+                a->procs[n++] = &table->entries[plan->members[app->first_member + i]];
+        cgroup = app->split ? NULL : app_cgroup_path(a, app->key.cgroup, app->key.cgroup_len);
+
+        if (a->opts.dry_run) {
+                rec.dry_run = true;
+                rec.trigger_to_action_usec = clock_usec(CLOCK_MONOTONIC) - trigger_usec;
+                a->notify(a->userdata, &rec);
+                return 0;
+        }
+
+        t = tracked_get(a, key, &app->key);
+        switch (act->type) {
+        case PLAN_FREEZE:
+                if (!a->freezer) {
+                        r = -EOPNOTSUPP; /* no registry: never freeze without one */
+                        break;
+                }
+                rec.trigger_to_action_usec = clock_usec(CLOCK_MONOTONIC) - trigger_usec;
+                r = freezer_freeze(a->freezer, key, rec.name, rec.uid, cgroup, a->procs, n, act->reason);
+                if (r >= 0) {
+                        t->flags |= APP_FROZEN;
+                        t->frozen_since_boot = now_boot;
+                        rec.detail = r == FREEZE_METHOD_CGROUP ? "cgroup.freeze" : "SIGSTOP";
+                        r = 0;
+                }
+                break;
+        case PLAN_THAW:
+                r = a->freezer ? freezer_thaw(a->freezer, key) : -ENOENT;
+                if (r >= 0 || r == -ENOENT) {
+                        t->flags &= ~APP_FROZEN;
+                        a->last_thaw_usec = now_boot;
+                        r = 0;
+                }
+                break;
+        case PLAN_CHECKPOINT:
+                /* CRIU is not wired in: the planner only plans checkpoints when told it works. */
+                rec.detail = "checkpoint unavailable, killing instead";
+                _fallthrough_;
+        case PLAN_KILL:
+                rec.trigger_to_action_usec = clock_usec(CLOCK_MONOTONIC) - trigger_usec;
+                r = do_kill(a, plan, app, key, cgroup, n, &rec, now_boot);
+                break;
+        case PLAN_THROTTLE:
+        case PLAN_CAP:
+        case PLAN_UNTHROTTLE:
+        case PLAN_UNCAP:
+                r = do_throttle_or_cap(a, act, app, t, cgroup);
+                if (r == -EOPNOTSUPP) {
+                        /* Report once per app, then skip quietly. */
+                        bool first = !(t->unavailable & (1u << act->type));
+                        t->unavailable |= 1u << act->type;
+                        if (!first)
+                                return r;
+                        rec.detail = cgroup ? "controller unavailable in this cgroup" : "no cgroup of its own";
+                }
+                break;
+        default:
+                r = -EINVAL;
+        }
+        rec.result = r;
+        a->notify(a->userdata, &rec);
+        t = tracked_find(a, key);
+        if (t && t->unavailable == 0)
+                tracked_drop_if_idle(a, t);
+        return r;
+}
+
+/* Idle entries only remember "unavailable, already reported": keep them bounded. */
+static void prune_idle(Actor *a)
+{
+        if (a->n_tracked <= 256)
+                return;
+        for (size_t i = a->n_tracked; i > 0; i--)
+                tracked_drop_if_idle(a, &a->tracked[i - 1]);
+}
+
+/* Cheap kernel-side reclaim at high (not on the path to a kill: these writes block). */
+static void reclaim_extra(Actor *a, const Plan *plan, uint64_t now_mono)
+{
+        ActionRecord rec = { .action = "reclaim", .level = plan->level, .reason = "level high" };
+        int r;
+
+        if (plan->level != LEVEL_HIGH || a->opts.dry_run)
+                return;
+        if (a->opts.sysfd >= 0 && now_mono - a->last_zram_compact >= ZRAM_COMPACT_INTERVAL_USEC) {
+                a->last_zram_compact = now_mono;
+                r = zram_compact_all(a->opts.sysfd);
+                if (r > 0) {
+                        rec.detail = "zram compaction";
+                        a->notify(a->userdata, &rec);
+                }
+        }
+        if (a->opts.system_mode) {
+                r = drop_page_cache(a->opts.procfd, &a->drop_limit, now_mono);
+                if (r >= 0) {
+                        rec.detail = "page cache dropped";
+                        a->notify(a->userdata, &rec);
+                }
+        }
+}
+
+int actor_execute(Actor *a, const Plan *plan, const ProcTable *table, uint64_t trigger_usec, uint64_t now_boot_usec)
+{
+        bool killed = false;
+        char **expired = NULL;
+        int r, reported = 0;
+
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                const PlanAction *act = &plan->actions[i];
+                r = execute_one(a, plan, table, act, trigger_usec, now_boot_usec);
+                if (r != -EOPNOTSUPP || a->opts.dry_run)
+                        reported++;
+                if (act->type == PLAN_KILL || act->type == PLAN_CHECKPOINT)
+                        killed = true;
+                if (r < 0 && r != -EOPNOTSUPP)
+                        log_debug_errno(r, "%s failed: %m", plan_action_to_string(act->type));
+        }
+        if (!killed)
+                reclaim_extra(a, plan, clock_usec(CLOCK_MONOTONIC));
+        prune_idle(a);
+
+        /* The cap on how long anything stays frozen. */
+        if (a->freezer && a->opts.max_frozen_usec > 0 &&
+            freezer_expired(a->freezer, clock_usec(CLOCK_MONOTONIC), a->opts.max_frozen_usec, &expired) > 0) {
+                for (char **k = expired; *k; k++) {
+                        ActionRecord rec = { .action = "thaw", .type = PLAN_THAW, .level = plan->level,
+                                             .reason = "frozen for longer than max-frozen-seconds" };
+                        const RegistryEntry *e = freezer_get(a->freezer, *k);
+                        Tracked *t;
+
+                        if (e) {
+                                rec.name = e->name ? e->name : *k;
+                                rec.uid = e->uid;
+                                rec.pid = e->n_procs > 0 ? e->procs[0].pid : 0;
+                        }
+                        rec.result = freezer_thaw(a->freezer, *k);
+                        t = tracked_find(a, *k);
+                        if (t) {
+                                t->flags &= ~APP_FROZEN;
+                                tracked_drop_if_idle(a, t);
+                        }
+                        a->notify(a->userdata, &rec);
+                }
+        }
+        freezer_keys_free(expired);
+        return reported;
+}
+
+int actor_undo_all(Actor *a, const char *why)
+{
+        int n = 0;
+
+        for (size_t i = 0; i < a->n_tracked; i++) {
+                Tracked *t = &a->tracked[i];
+
+                if ((t->flags & (APP_THROTTLED | APP_CAPPED)) && t->cgroup &&
+                    app_cgroup_path(a, t->cgroup, strlen(t->cgroup))) {
+                        _cleanup_close_ int fd = open(a->cgroup_buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        if (fd >= 0)
+                                (void)cgctl_restore(fd, &t->saved);
+                }
+                t->flags &= ~(APP_THROTTLED | APP_CAPPED);
+        }
+        if (a->freezer) {
+                size_t before = freezer_n_frozen(a->freezer);
+                int r = freezer_thaw_all(a->freezer);
+                if (r < 0)
+                        log_error_errno(r, "thawing everything (%s) failed: %m", why);
+                else if (before > 0)
+                        log_notice("thawed %d frozen app(s): %s", r, why);
+                n = r < 0 ? 0 : r;
+        }
+        for (size_t i = 0; i < a->n_tracked; i++)
+                a->tracked[i].flags &= ~APP_FROZEN;
+        while (a->n_tracked > 0)
+                tracked_drop_if_idle(a, &a->tracked[a->n_tracked - 1]);
+        return n;
+}
+
+int actor_states(Actor *a, const AppState **ret, size_t *ret_n)
+{
+        size_t n = 0;
+
+        for (size_t i = 0; i < a->n_tracked; i++) {
+                const Tracked *t = &a->tracked[i];
+                if (t->flags == 0)
+                        continue;
+                a->states[n++] = (AppState){
+                        .key = { .cgroup = t->cgroup, .cgroup_len = t->cgroup ? strlen(t->cgroup) : 0,
+                                 .pid = t->cgroup ? 0 : t->pid, .start_time = t->cgroup ? 0 : t->start_time },
+                        .flags = t->flags,
+                        .frozen_since_usec = t->frozen_since_boot,
+                };
+        }
+        *ret = a->states;
+        *ret_n = n;
+        return 0;
+}
+
+void actor_last_kill(const Actor *a, uint64_t *ret_usec, uint64_t *ret_bytes)
+{
+        *ret_usec = a->last_kill_usec;
+        *ret_bytes = a->last_kill_bytes;
+}
+
+uint64_t actor_last_thaw(const Actor *a)
+{
+        return a->last_thaw_usec;
+}
+
+size_t actor_n_frozen(const Actor *a)
+{
+        return a->freezer ? freezer_n_frozen(a->freezer) : 0;
+}
+
+bool actor_has_state(const Actor *a)
+{
+        for (size_t i = 0; i < a->n_tracked; i++)
+                if (a->tracked[i].flags != 0)
+                        return true;
+        return actor_n_frozen(a) > 0;
+}
+
+struct Freezer *actor_freezer(Actor *a)
+{
+        return a->freezer;
+}
+
+int actor_new(const ActorOptions *opts, actor_notify_t notify, void *userdata, Actor **ret, int *ret_thawed)
+{
+        Actor *a;
+        KillerOptions ko = {
+                .procfd = opts->procfd,
+                .protect_cgroup = opts->self_cgroup,
+        };
+        int r, thawed = 0;
+
+        a = xmalloc0(sizeof(*a));
+        a->opts = *opts;
+        a->notify = notify;
+        a->userdata = userdata;
+        a->procs = xmalloc0(ACTOR_MAX_PROCS * sizeof(*a->procs));
+
+        r = killer_new(opts->event, &ko, &a->killer);
+        if (r < 0) {
+                actor_free(a);
+                return r;
+        }
+        if (!opts->dry_run && opts->registry_path) {
+                r = freezer_new(opts->registry_path, &a->freezer);
+                if (r < 0) {
+                        actor_free(a);
+                        return r;
+                }
+                /* Whatever a previous run left frozen is thawed first. */
+                thawed = freezer_thaw_all(a->freezer);
+                if (thawed < 0)
+                        thawed = 0;
+        }
+        if (ret_thawed)
+                *ret_thawed = thawed;
+        *ret = a;
+        return 0;
+}
+
+Actor *actor_free(Actor *a)
+{
+        if (!a)
+                return NULL;
+        killer_free(a->killer);
+        freezer_free(a->freezer);
+        for (size_t i = 0; i < a->n_tracked; i++)
+                free(a->tracked[i].cgroup);
+        free(a->tracked);
+        free(a->states);
+        free(a->procs);
+        free(a);
+        return NULL;
+}
