@@ -346,7 +346,8 @@ static void reclaim_extra(Actor *a, const Plan *plan, uint64_t now_mono)
         ActionRecord rec = { .action = "reclaim", .level = plan->level, .reason = "level high" };
         int r;
 
-        if (plan->level != LEVEL_HIGH || a->opts.dry_run)
+        /* Machine-wide: never when memguard only manages one cgroup (--scope). */
+        if (plan->level != LEVEL_HIGH || a->opts.dry_run || !a->opts.whole_machine)
                 return;
         if (a->opts.sysfd >= 0 && now_mono - a->last_zram_compact >= ZRAM_COMPACT_INTERVAL_USEC) {
                 a->last_zram_compact = now_mono;

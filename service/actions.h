@@ -31,6 +31,7 @@ typedef struct ActorOptions {
         const char *self_cgroup;   /* memguard's own cgroup (absolute path), never killed */
         const char *registry_path; /* the frozen registry */
         bool system_mode;
+        bool whole_machine;        /* no --scope: machine-wide reclaim (zram, page cache) is ours to do */
         bool dry_run;
         uint64_t term_deadline_usec[_LEVEL_MAX]; /* SIGTERM → SIGKILL deadline per level */
         uint64_t max_frozen_usec;  /* thaw anything frozen longer than this; 0 = no cap */

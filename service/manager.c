@@ -584,6 +584,7 @@ int manager_start(Manager *m)
                         .v2_mount = m->v2_mount,
                         .registry_path = NULL,
                         .system_mode = m->opts.system_mode,
+                        .whole_machine = !m->scope,
                         .dry_run = dry,
                         .term_deadline_usec = {
                                 [LEVEL_NORMAL] = m->config.actions.kill_timeout_usec,
