@@ -75,15 +75,32 @@ static int unoctal(Span s, char **ret)
         return 0;
 }
 
+/* Does the comma-separated option list contain `opt`? */
+static bool span_has_option(Span opts, const char *opt)
+{
+        size_t olen = strlen(opt);
+        const char *p = opts.p, *end = opts.p + opts.len;
+
+        while (p < end) {
+                const char *c = memchr(p, ',', (size_t)(end - p));
+                size_t n = (size_t)((c ? c : end) - p);
+                if (n == olen && memcmp(p, opt, n) == 0)
+                        return true;
+                p += n + 1;
+        }
+        return false;
+}
+
 /*
  * One mountinfo line: "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw".
  * Fields 1-6 are fixed, then zero or more optional fields, then "-", then
- * the filesystem type. Returns 1 and the raw mount point for cgroup2, 0 for
- * another filesystem, -EBADMSG if the line is malformed.
+ * the filesystem type, the source and the super options. Returns 1 and the
+ * raw mount point for a `fstype` mount (whose super options contain
+ * `option`, unless NULL), 0 for another one, -EBADMSG if malformed.
  */
-static int mountinfo_line(const char *p, const char *end, Span *ret_mnt)
+static int mountinfo_line(const char *p, const char *end, const char *fstype, const char *option, Span *ret_mnt)
 {
-        Span f, mnt = {};
+        Span f, mnt = {}, src, opts;
         unsigned n = 0;
 
         for (;;) {
@@ -97,13 +114,19 @@ static int mountinfo_line(const char *p, const char *end, Span *ret_mnt)
         }
         if (!next_field(&p, end, &f))
                 return -EBADMSG; /* no filesystem type */
-        if (!span_is(f, "cgroup2"))
+        if (!span_is(f, fstype))
                 return 0;
+        if (option) {
+                if (!next_field(&p, end, &src) || !next_field(&p, end, &opts))
+                        return 0;
+                if (!span_has_option(opts, option))
+                        return 0;
+        }
         *ret_mnt = mnt;
         return 1;
 }
 
-int cg_v2_mount_parse(const char *mountinfo, size_t len, char **ret_path)
+static int mount_parse(const char *mountinfo, size_t len, const char *fstype, const char *option, char **ret_path)
 {
         const char *p, *end;
 
@@ -127,7 +150,7 @@ int cg_v2_mount_parse(const char *mountinfo, size_t len, char **ret_path)
                         p++;
                         continue;
                 }
-                r = mountinfo_line(p, eol, &mnt);
+                r = mountinfo_line(p, eol, fstype, option, &mnt);
                 if (r < 0)
                         return r;
                 if (r > 0) {
@@ -144,6 +167,28 @@ int cg_v2_mount_parse(const char *mountinfo, size_t len, char **ret_path)
                 p = eol + 1;
         }
         return -ENOENT;
+}
+
+int cg_v2_mount_parse(const char *mountinfo, size_t len, char **ret_path)
+{
+        return mount_parse(mountinfo, len, "cgroup2", NULL, ret_path);
+}
+
+int cg_v1_mount_parse(const char *mountinfo, size_t len, const char *controller, char **ret_path)
+{
+        return mount_parse(mountinfo, len, "cgroup", controller, ret_path);
+}
+
+int cg_v1_mount_find_at(int procfd, const char *controller, char **ret_path)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t size;
+        int r;
+
+        r = read_full_file_at(procfd, "self/mountinfo", MOUNTINFO_MAX, &buf, &size);
+        if (r < 0)
+                return r;
+        return cg_v1_mount_parse(buf, size, controller, ret_path);
 }
 
 int cg_v2_mount_find_at(int procfd, char **ret_path)

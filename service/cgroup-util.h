@@ -17,6 +17,10 @@
 int cg_v2_mount_parse(const char *mountinfo, size_t len, char **ret_path);
 int cg_v2_mount_find_at(int procfd, char **ret_path); /* reads self/mountinfo */
 
+/* The mount point of the v1 hierarchy carrying `controller` (e.g. "memory"); -ENOENT if none. */
+int cg_v1_mount_parse(const char *mountinfo, size_t len, const char *controller, char **ret_path);
+int cg_v1_mount_find_at(int procfd, const char *controller, char **ret_path);
+
 /*
  * Resolve a --scope argument: an absolute path inside `v2_mount` is taken
  * as it is; any other absolute path is a cgroup path as /proc/PID/cgroup

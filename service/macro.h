@@ -56,6 +56,12 @@
                         func(*p);                                                                          \
         }
 
+static inline void *mfree(void *p)
+{
+        free(p);
+        return NULL;
+}
+
 static inline void freep(void *p)
 {
         free(*(void **)p);

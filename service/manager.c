@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "candidates.h"
+#include "cgroup-mem.h"
 #include "cgroup-util.h"
 #include "freezer.h"
 #include "registry.h"
@@ -60,6 +61,8 @@ Manager *manager_free(Manager *m)
         config_done(&m->config);
         free(m->self_cgroup);
         free(m->scope_cgroup);
+        free(m->v1_memory_mount);
+        free(m->scope_v1_dir);
         free(m->registry_path);
         safe_close(m->procfd);
         safe_close(m->sysfd);
@@ -136,6 +139,8 @@ int manager_new(const ManagerOptions *opts, Manager **ret)
         r = manager_resolve_scope(m);
         if (r < 0)
                 return r;
+        if (m->scope)
+                (void)cg_v1_mount_find_at(m->procfd, "memory", &m->v1_memory_mount);
 
         m->gpu_possible = access("/dev/dri", F_OK) == 0;
 
@@ -157,6 +162,62 @@ int manager_new(const ManagerOptions *opts, Manager **ret)
 }
 
 static int manager_arm_timer(Manager *m, uint64_t usec);
+
+/*
+ * On a hybrid host the scope's memory limit lives in the v1 memory cgroup of
+ * its processes: find it from the first process listed in the scope.
+ */
+static int scope_find_v1_dir(Manager *m)
+{
+        char buf[4096], path[64];
+        _cleanup_free_ char *cg = NULL;
+        ssize_t n;
+        pid_t pid;
+
+        if (!m->v1_memory_mount)
+                return -ENOENT;
+        n = read_file_at(m->scope_fd, "cgroup.procs", buf, sizeof(buf));
+        if (n == -EFBIG)
+                n = (ssize_t)strlen(buf); /* the first line is all we need */
+        if (n <= 0 || (pid = (pid_t)atoi(buf)) <= 0)
+                return -ENOENT;
+        snprintf(path, sizeof(path), "%d/cgroup", (int)pid);
+        n = read_file_at(m->procfd, path, buf, sizeof(buf));
+        if (n < 0)
+                return (int)n;
+        for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+                char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+                if (!c2)
+                        continue;
+                *c2 = 0;
+                if (strcmp(c1 + 1, "memory") != 0 && !strstr(c1 + 1, "memory,") && !strstr(c1 + 1, ",memory"))
+                        continue;
+                free(m->scope_v1_dir);
+                if (asprintf(&m->scope_v1_dir, "%s%s", m->v1_memory_mount, c2 + 1) < 0)
+                        abort();
+                return 0;
+        }
+        return -ENOENT;
+}
+
+/* With --scope, MemTotal/MemAvailable become the cgroup's limit and headroom. */
+static void scope_meminfo(Manager *m, MemInfo *mem)
+{
+        CgroupMem c;
+        int r;
+
+        r = cgroup_mem_read_v2(m->v2_mount, m->scope, &c);
+        if (r < 0) {
+                if (!m->scope_v1_dir && scope_find_v1_dir(m) < 0)
+                        return;
+                r = cgroup_mem_read_v1(m->scope_v1_dir, &c);
+                if (r < 0) {
+                        m->scope_v1_dir = mfree(m->scope_v1_dir);
+                        return;
+                }
+        }
+        cgroup_mem_to_meminfo(&c, mem, mem);
+}
 
 /* Which file the PSI data comes from: the managed cgroup, or the whole machine. */
 static int psi_source(Manager *m, const char **ret_path)
@@ -243,6 +304,8 @@ int manager_plan(Manager *m, Level level)
                 if (r < 0)
                         return log_error_errno(r, "cannot read /proc/meminfo: %m");
                 m->last_sample.has_mem = true;
+                if (m->scope)
+                        scope_meminfo(m, &m->last_sample.mem);
         }
         if (m->actor)
                 (void)actor_states(m->actor, &states, &n_states);
@@ -355,8 +418,11 @@ int manager_sample(Manager *m)
         r = meminfo_read_at(m->procfd, &s.mem);
         if (r < 0)
                 log_debug_errno(r, "cannot read /proc/meminfo, ignoring: %m");
-        else
+        else {
                 s.has_mem = true;
+                if (m->scope)
+                        scope_meminfo(m, &s.mem);
+        }
 
         r = vmstat_read_at(m->procfd, &s.vm);
         if (r < 0)

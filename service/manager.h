@@ -47,6 +47,8 @@ typedef struct Manager {
         int sysfd;
         char *v2_mount;  /* NULL if there is no cgroup2 mount */
         char *scope;     /* absolute path of the managed cgroup, or NULL */
+        char *v1_memory_mount; /* hybrid hosts: the v1 memory hierarchy, or NULL */
+        char *scope_v1_dir;    /* hybrid hosts: the v1 memory cgroup of the scope's processes */
         int scope_fd;    /* dir fd of the managed cgroup, or -1 */
 
         int trigger_fd[MANAGER_MAX_TRIGGERS];
