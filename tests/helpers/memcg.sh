@@ -76,7 +76,20 @@ memcg_destroy() {
 	MEMCG_V1=
 }
 
-# The kernel's OOM kill count (memcg OOM kills included).
+# The kernel's OOM kill count (memcg OOM kills included), machine-wide.
 oom_kills() {
 	awk '$1 == "oom_kill" {print $2}' /proc/vmstat
+}
+
+# OOM kills inside the test's own memory cgroup (v1 memory.oom_control or v2
+# memory.events): unlike the machine-wide count, nothing else running on the
+# machine can move it. Falls back to the machine-wide count.
+memcg_oom_kills() {
+	local n=
+	if [ -n "$MEMCG_V1" ] && [ -r "$MEMCG_V1/memory.oom_control" ]; then
+		n=$(awk '$1 == "oom_kill" {print $2}' "$MEMCG_V1/memory.oom_control")
+	elif [ -r "$MEMCG_V2/memory.events" ]; then
+		n=$(awk '$1 == "oom_kill" {print $2}' "$MEMCG_V2/memory.events")
+	fi
+	echo "${n:-$(oom_kills)}"
 }
