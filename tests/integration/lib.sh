@@ -38,7 +38,10 @@ has_cap() {
 
 # start_daemon ARGS...: start memguardd in the background, logging to $LOG.
 start_daemon() {
-	"$MEMGUARDD" "$@" >"$LOG" 2>&1 &
+	# Empty the log first: the child's own redirection may happen after we
+	# start polling, and an old "started" line must not count.
+	: >"$LOG"
+	"$MEMGUARDD" "$@" >>"$LOG" 2>&1 &
 	DAEMON_PID=$!
 	wait_for_log 'memguardd started' 10 || fail "memguardd did not start"
 }
