@@ -37,6 +37,7 @@ typedef enum KeyType {
         KEY_UNSIGNED,  /* unsigned */
         KEY_LOG_LEVEL, /* int, a syslog priority */
         KEY_CGROUP,    /* char *, NULL when empty */
+        KEY_COMMAND,   /* char ** (NULL-terminated argv), NULL when empty; argv[0] absolute */
 } KeyType;
 
 enum {
@@ -100,6 +101,12 @@ enum {
         K_KILL_TIMEOUT_CRITICAL,
         K_KILL_TIMEOUT_EMERGENCY,
         K_MAX_FROZEN,
+        K_EVENTLOG_MIB,
+        K_EVENTLOG_KEEP,
+        K_INCIDENTS_KEEP,
+        K_HOOK_LEVEL,
+        K_HOOK_KILL,
+        K_HOOK_TIMEOUT,
         _K_MAX,
 };
 
@@ -184,6 +191,15 @@ static const KeyDef key_table[_K_MAX] = {
                                               actions.kill_timeout_emergency_usec, 0, 300, 0, USEC_PER_SEC),
         [K_MAX_FROZEN]         = USEC_KEY("actions", "max-frozen-seconds", actions.max_frozen_usec, 0, 86400, 0,
                                           USEC_PER_SEC),
+
+        [K_EVENTLOG_MIB]       = USEC_KEY("records", "event-log-max-mib", records.event_log_max_bytes, 1, 1024,
+                                          KEY_WHOLE, 1024 * 1024),
+        [K_EVENTLOG_KEEP]      = UNS_KEY("records", "event-log-keep", records.event_log_keep, 0, 99),
+        [K_INCIDENTS_KEEP]     = UNS_KEY("records", "incidents-keep", records.incidents_keep, 1, 1000),
+
+        [K_HOOK_LEVEL]         = { "hooks", "on-level-change", KEY_COMMAND, OFF(hooks.on_level_change), 0, 0, 0, 1 },
+        [K_HOOK_KILL]          = { "hooks", "before-kill", KEY_COMMAND, OFF(hooks.before_kill), 0, 0, 0, 1 },
+        [K_HOOK_TIMEOUT]       = USEC_KEY("hooks", "timeout-seconds", hooks.timeout_usec, 0.1, 600, 0, USEC_PER_SEC),
 };
 /* clang-format on */
 
@@ -213,6 +229,8 @@ static const struct {
         {"triggers", false, parse_table_group},
         {"planner", false, parse_table_group},
         {"actions", false, parse_table_group},
+        {"records", false, parse_table_group},
+        {"hooks", false, parse_table_group},
         {"rule:", true, parse_rules_group},
         {"protect", false, parse_rules_group},
 };
@@ -469,6 +487,25 @@ static int parse_key(ParseContext *ctx, int idx)
                         }
                 return fail_key(ctx, -EINVAL, idx, raw, "unknown log level",
                                 "emerg, alert, crit, err, warning, notice, info or debug");
+        case KEY_COMMAND: {
+                char ***p = field(ctx->config, idx);
+                g_auto(GStrv) l = NULL;
+                gsize n = 0;
+
+                l = g_key_file_get_string_list(ctx->kf, k->group, k->name, &n, NULL);
+                if (n > 0 && (!l || !l[0] || l[0][0] != '/'))
+                        return fail_key(ctx, -EINVAL, idx, raw, "not a command",
+                                        "an absolute program path, then its arguments, separated by ';'");
+                strv_free(*p);
+                *p = NULL;
+                if (n > 0) {
+                        char **v = xmalloc0((n + 1) * sizeof(char *));
+                        for (gsize i = 0; i < n; i++)
+                                v[i] = xstrdup(l[i]);
+                        *p = v;
+                }
+                return 0;
+        }
         case KEY_CGROUP: {
                 char **p = field(ctx->config, idx);
 
@@ -897,6 +934,8 @@ void config_init(Config *c)
         trigger_params_default(&c->trigger);
         planner_params_default(&c->planner);
         action_params_default(&c->actions);
+        record_params_default(&c->records);
+        hook_params_default(&c->hooks);
         rules_init(&c->rules);
         {
                 _cleanup_free_ char *error = NULL;
@@ -914,13 +953,33 @@ void config_done(Config *c)
                 return;
         free(c->scope);
         c->scope = NULL;
+        strv_free(c->hooks.on_level_change);
+        strv_free(c->hooks.before_kill);
+        c->hooks.on_level_change = c->hooks.before_kill = NULL;
         rules_done(&c->rules);
+}
+
+static char **strv_copy(char **l)
+{
+        size_t n = 0;
+        char **v;
+
+        if (!l)
+                return NULL;
+        while (l[n])
+                n++;
+        v = xmalloc0((n + 1) * sizeof(char *));
+        for (size_t i = 0; i < n; i++)
+                v[i] = xstrdup(l[i]);
+        return v;
 }
 
 void config_copy(Config *dst, const Config *src)
 {
         *dst = *src;
         dst->scope = xstrdup(src->scope);
+        dst->hooks.on_level_change = strv_copy(src->hooks.on_level_change);
+        dst->hooks.before_kill = strv_copy(src->hooks.before_kill);
         rules_init(&dst->rules);
         if (rules_copy(&dst->rules, &src->rules) < 0)
                 abort(); /* out of memory, or rules that compiled once no longer compile */
@@ -930,5 +989,6 @@ void config_move(Config *dst, Config *src)
 {
         *dst = *src;
         src->scope = NULL;
+        src->hooks.on_level_change = src->hooks.before_kill = NULL;
         rules_init(&src->rules);
 }

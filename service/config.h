@@ -37,6 +37,22 @@ typedef struct ActionParams {
 
 void action_params_default(ActionParams *p);
 
+typedef struct RecordParams {
+        uint64_t event_log_max_bytes; /* one events.jsonl file */
+        unsigned event_log_keep;      /* rotated files kept */
+        unsigned incidents_keep;      /* incident reports kept */
+} RecordParams;
+
+void record_params_default(RecordParams *p);
+
+typedef struct HookParams {
+        char **on_level_change; /* argv, or NULL */
+        char **before_kill;     /* argv, or NULL */
+        uint64_t timeout_usec;
+} HookParams;
+
+void hook_params_default(HookParams *p);
+
 typedef struct Config {
         PressureParams pressure;
         LevelParams level;
@@ -46,6 +62,8 @@ typedef struct Config {
         int log_level;    /* [daemon] log-level as a syslog priority */
         PlannerParams planner; /* [planner] */
         ActionParams actions;  /* [actions] */
+        RecordParams records;  /* [records] */
+        HookParams hooks;      /* [hooks] */
         RuleSet rules;    /* the shipped rules, then [rule:NAME] and [protect] from the files */
 } Config;
 

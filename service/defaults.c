@@ -64,3 +64,17 @@ void action_params_default(ActionParams *p)
                 .max_frozen_usec = 600 * USEC_PER_SEC,
         };
 }
+
+void record_params_default(RecordParams *p)
+{
+        *p = (RecordParams){
+                .event_log_max_bytes = 4 * 1024 * 1024,
+                .event_log_keep = 3,
+                .incidents_keep = 20,
+        };
+}
+
+void hook_params_default(HookParams *p)
+{
+        *p = (HookParams){ .timeout_usec = 10 * USEC_PER_SEC };
+}

@@ -30,6 +30,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "json-util.h"
 #include "macro.h"
 
 #define EVENTLOG_FILE "events.jsonl"
@@ -107,8 +108,6 @@ const char *event_action_past(const char *action, bool participle);
 
 /* ---- Helpers shared with incident.c ---- */
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
-#define _cleanup_json_ _cleanup_(json_object_putp)
 
 /* Add members to a JSON object; out of memory is fatal. Strings go through
  * utf8_sanitize(); a NULL string adds nothing. */

@@ -173,6 +173,11 @@ static const struct {
         {"actions", "kill-timeout-emergency-seconds", "0", T_USEC,
          offsetof(Config, actions.kill_timeout_emergency_usec), 0},
         {"actions", "max-frozen-seconds", "0", T_USEC, offsetof(Config, actions.max_frozen_usec), 0},
+        {"records", "event-log-max-mib", "16", T_USEC, offsetof(Config, records.event_log_max_bytes),
+         16.0 * 1024 * 1024},
+        {"records", "event-log-keep", "0", T_UNSIGNED, offsetof(Config, records.event_log_keep), 0},
+        {"records", "incidents-keep", "5", T_UNSIGNED, offsetof(Config, records.incidents_keep), 5},
+        {"hooks", "timeout-seconds", "0.5", T_USEC, offsetof(Config, hooks.timeout_usec), 500000},
 };
 
 static double field_value(const Config *c, int type, size_t offset)
@@ -432,7 +437,7 @@ static void test_unknown_and_malformed(void)
         assert_rejected(
                 "[deamon]\ndry-run=true\n", -EINVAL,
                 "test.conf: [deamon]: unknown group (expected one of [daemon], [pressure], [levels], "
-                "[triggers], [planner], [actions], [rule:NAME], [protect]; got 'deamon')");
+                "[triggers], [planner], [actions], [records], [hooks], [rule:NAME], [protect]; got 'deamon')");
         /* Rule groups go to the rules module, which names the key it does not know. */
         assert_rejected("[rule:firefox]\nmatch=firefox\n", -EINVAL, "test.conf: [rule:firefox] match: unknown key");
         assert_rejected("[Daemon]\n", -EINVAL, "test.conf: [Daemon]: unknown group");
@@ -729,7 +734,7 @@ static void test_shipped_file_matches_defaults(void)
         }
         ASSERT_TRUE(config_equal(&c, &defaults));
 
-        /* ...and every key is there (scope is the one key whose default is empty). */
+        /* ...and every key is there (scope and the hooks have empty defaults). */
         ASSERT_TRUE(g_key_file_load_from_data(kf, active, -1, 0, NULL));
         for (size_t i = 0; i < ELEMENTSOF(key_cases); i++)
                 if (!g_key_file_has_key(kf, key_cases[i].group, key_cases[i].key, NULL)) {
@@ -738,14 +743,42 @@ static void test_shipped_file_matches_defaults(void)
                         abort();
                 }
         ASSERT_TRUE(g_key_file_has_key(kf, "daemon", "scope", NULL));
-        ASSERT_EQ_INT(n, ELEMENTSOF(key_cases) + 1);
+        /* ...and the two hook commands, whose defaults are empty too. */
+        ASSERT_TRUE(g_key_file_has_key(kf, "hooks", "on-level-change", NULL));
+        ASSERT_TRUE(g_key_file_has_key(kf, "hooks", "before-kill", NULL));
+        ASSERT_EQ_INT(n, ELEMENTSOF(key_cases) + 3);
 
         config_done(&c);
         config_done(&defaults);
 }
 
+static void test_hook_commands(void)
+{
+        _cleanup_free_ char *error = NULL;
+        Config c;
+
+        config_init(&c);
+        ASSERT_TRUE(c.hooks.on_level_change == NULL && c.hooks.before_kill == NULL);
+        ASSERT_OK(parse(&c, "[hooks]\non-level-change=/usr/local/bin/notify;--level;x y\nbefore-kill=/bin/true\n",
+                        NULL));
+        ASSERT_STREQ(c.hooks.on_level_change[0], "/usr/local/bin/notify");
+        ASSERT_STREQ(c.hooks.on_level_change[1], "--level");
+        ASSERT_STREQ(c.hooks.on_level_change[2], "x y");
+        ASSERT_TRUE(c.hooks.on_level_change[3] == NULL);
+        ASSERT_STREQ(c.hooks.before_kill[0], "/bin/true");
+        /* A relative program is refused and changes nothing. */
+        ASSERT_ERR(parse(&c, "[hooks]\nbefore-kill=rm;-rf;/\n", &error), -EINVAL);
+        ASSERT_TRUE(strstr(error, "test.conf: [hooks] before-kill: not a command") != NULL);
+        ASSERT_STREQ(c.hooks.before_kill[0], "/bin/true");
+        /* Empty turns it off again. */
+        ASSERT_OK(parse(&c, "[hooks]\nbefore-kill=\n", NULL));
+        ASSERT_TRUE(c.hooks.before_kill == NULL);
+        config_done(&c);
+}
+
 int main(void)
 {
+        RUN(test_hook_commands);
         RUN(test_defaults);
         RUN(test_each_key_parses);
         RUN(test_strings_and_enums);
