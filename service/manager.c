@@ -16,6 +16,7 @@
 #include "cgroup-mem.h"
 #include "cgroup-util.h"
 #include "freezer.h"
+#include "build-config.h"
 #include "registry.h"
 #include "fileio.h"
 #include "gpu.h"
@@ -23,6 +24,9 @@
 #include "manager.h"
 #include "meminfo.h"
 #include "psi.h"
+
+/* While calm, a snapshot of the largest processes this often (the incident ring covers a minute). */
+#define INCIDENT_SNAPSHOT_INTERVAL_USEC (10 * USEC_PER_SEC)
 
 /* In fast mode the GPU walk (every fd of every process) is the costly part. */
 #define GPU_FAST_INTERVAL_USEC (2 * USEC_PER_SEC)
@@ -55,6 +59,10 @@ Manager *manager_free(Manager *m)
         manager_close_triggers(m);
         sd_event_source_disable_unref(m->timer);
         actor_free(m->actor);
+        hook_runner_free(m->hooks);
+        incident_recorder_free(m->incidents);
+        eventlog_close(m->eventlog);
+        free(m->state_dir);
         plan_done(&m->plan);
         proc_table_done(&m->table);
         sd_event_unref(m->event);
@@ -259,6 +267,28 @@ static void log_level_change(Manager *m, Level old, Level new)
                    f_level, f_prev, f_score, f_trend, f_some, f_full, f_avail, f_floor, f_mode, NULL);
 }
 
+/* Where the event log and incident reports go: --state-dir, or the mode's state directory. */
+static int state_dir_path(bool system_mode, const char *state_dir, char **ret)
+{
+        const char *base;
+        char *p;
+
+        if (state_dir)
+                p = xstrdup(state_dir);
+        else if (system_mode)
+                p = xstrdup(STATEDIR);
+        else if ((base = getenv("XDG_STATE_HOME")) && base[0] == '/') {
+                if (asprintf(&p, "%s/memguard", base) < 0)
+                        abort();
+        } else if ((base = getenv("HOME")) && base[0] == '/') {
+                if (asprintf(&p, "%s/.local/state/memguard", base) < 0)
+                        abort();
+        } else
+                return -ENXIO;
+        *ret = p;
+        return 0;
+}
+
 int manager_registry_path(bool system_mode, const char *state_dir, char **ret)
 {
         char *p;
@@ -328,44 +358,85 @@ int manager_plan(Manager *m, Level level)
         return planner_plan(&m->config.planner, &in, &m->plan);
 }
 
-/* One structured log line per action (the event log and bus signals hang off here too). */
+/*
+ * Every action: one structured log line and one JSON event (eventlog_append
+ * does both, so they never disagree), and a note in the open incident.
+ */
 static void on_action(void *userdata, const ActionRecord *rec)
 {
-        char f_action[48], f_pid[32], f_uid[32], f_name[160], f_comm[64], f_level[32], f_expected[48], f_result[64],
-                f_dry[16], f_lat[48], f_reason[PLAN_REASON_MAX + 16], f_detail[192];
-        const char *fields[12];
-        int n = 0;
+        Manager *m = userdata;
+        char reason[PLAN_REASON_MAX + 200];
+        Event ev = {
+                .action = rec->action,
+                .target = { .pid = rec->pid, .has_uid = rec->pid > 0, .uid = rec->uid, .comm = rec->comm,
+                            .app = rec->name, .unit = rec->unit },
+                .reason = reason,
+                .dry_run = rec->dry_run,
+                .error = rec->result,
+        };
 
-        snprintf(f_action, sizeof(f_action), "action=%s", rec->action);
-        fields[n++] = f_action;
-        snprintf(f_pid, sizeof(f_pid), "pid=%d", (int)rec->pid);
-        fields[n++] = f_pid;
-        snprintf(f_uid, sizeof(f_uid), "uid=%u", (unsigned)rec->uid);
-        fields[n++] = f_uid;
-        snprintf(f_name, sizeof(f_name), "app=%s", strna(rec->name));
-        fields[n++] = f_name;
-        snprintf(f_comm, sizeof(f_comm), "comm=%s", strna(rec->comm));
-        fields[n++] = f_comm;
-        snprintf(f_level, sizeof(f_level), "level=%s", level_to_string(rec->level));
-        fields[n++] = f_level;
-        snprintf(f_expected, sizeof(f_expected), "expected_bytes=%" PRIu64, rec->expected_bytes);
-        fields[n++] = f_expected;
-        snprintf(f_result, sizeof(f_result), "result=%s", rec->result == 0 ? "ok" : STRERROR(rec->result));
-        fields[n++] = f_result;
-        snprintf(f_dry, sizeof(f_dry), "dry_run=%s", yes_no(rec->dry_run));
-        fields[n++] = f_dry;
-        if (rec->trigger_to_action_usec > 0) {
-                snprintf(f_lat, sizeof(f_lat), "trigger_to_action_us=%" PRIu64, rec->trigger_to_action_usec);
-                fields[n++] = f_lat;
+        snprintf(reason, sizeof(reason), "%s%s%s", strempty(rec->reason), rec->detail ? "; " : "",
+                 strempty(rec->detail));
+        ev.figures[ev.n_figures++] = EVENT_FIGURE_U64("level", (uint64_t)rec->level);
+        if (rec->expected_bytes > 0)
+                ev.figures[ev.n_figures++] = EVENT_FIGURE_U64("expected_bytes", rec->expected_bytes);
+        if (rec->rss_bytes > 0)
+                ev.figures[ev.n_figures++] = EVENT_FIGURE_U64("rss_bytes", rec->rss_bytes);
+        if (rec->swap_bytes > 0)
+                ev.figures[ev.n_figures++] = EVENT_FIGURE_U64("swap_bytes", rec->swap_bytes);
+        if (rec->trigger_to_action_usec > 0)
+                ev.figures[ev.n_figures++] = EVENT_FIGURE_U64("trigger_to_action_us", rec->trigger_to_action_usec);
+        (void)eventlog_append(m->eventlog, &ev);
+        if (m->incidents)
+                incident_note_action(m->incidents, &ev);
+}
+
+/* Hooks are optional and never delay an action: fire and forget. */
+static void run_hook(Manager *m, char **argv, const HookFacts *f)
+{
+        int r;
+
+        if (!argv || !m->hooks)
+                return;
+        r = hook_run(m->hooks, argv, f, NULL, NULL);
+        if (r < 0)
+                log_warning_errno(r, "%s hook %s not run: %m", hook_event_to_string(f->event), argv[0]);
+}
+
+static void before_kills(Manager *m)
+{
+        for (size_t i = 0; i < m->plan.n_actions; i++) {
+                const PlanAction *act = &m->plan.actions[i];
+                const PlanApp *app = &m->plan.apps[act->app];
+                const ProcEntry *e = &m->table.entries[app->leader];
+                HookFacts f;
+
+                if (act->type != PLAN_KILL && act->type != PLAN_CHECKPOINT)
+                        continue;
+                hook_facts_init(&f, HOOK_EVENT_BEFORE_KILL);
+                f.level = m->plan.level;
+                f.pid = e->pid;
+                f.has_uid = true;
+                f.uid = e->uid;
+                f.comm = e->comm;
+                f.app = e->app_id ? e->app_id : e->unit;
+                f.reason = act->reason;
+                run_hook(m, m->config.hooks.before_kill, &f);
         }
-        snprintf(f_reason, sizeof(f_reason), "reason=%s", strna(rec->reason));
-        fields[n++] = f_reason;
-        if (rec->detail) {
-                snprintf(f_detail, sizeof(f_detail), "detail=%s", rec->detail);
-                fields[n++] = f_detail;
+}
+
+/* A snapshot of who uses memory now, for the incident report. */
+static void take_snapshot(Manager *m, IncidentSnapshot *snap)
+{
+        incident_snapshot_init(snap, now_usec(), clock_usec(CLOCK_REALTIME));
+        snap->score = m->last.score;
+        if (m->last_sample.has_psi) {
+                snap->psi_some_avg10 = m->last_sample.psi.some.avg10;
+                snap->psi_full_avg10 = m->last_sample.psi.full.avg10;
         }
-        log_structv(rec->result == 0 || rec->result == -EOPNOTSUPP ? LOG_NOTICE : LOG_WARNING,
-                    rec->dry_run ? "would act (dry run)" : "action", fields, n);
+        if (m->last_sample.has_mem)
+                incident_snapshot_set_mem(snap, &m->last_sample.mem);
+        incident_snapshot_add_table(snap, &m->table);
 }
 
 /* Plan and act: called after a sample whenever pressure is up or something is frozen/throttled. */
@@ -376,6 +447,13 @@ static void manager_decide(Manager *m, uint64_t sample_usec, bool level_changed)
         r = manager_plan(m, m->lm.level);
         if (r < 0)
                 return;
+        if (m->incident_pending && m->incidents) {
+                /* Static: 12 KiB, no allocation on the way to an action. */
+                static IncidentSnapshot snap;
+                take_snapshot(m, &snap);
+                incident_begin(m->incidents, m->lm.level, &snap);
+                m->incident_pending = false;
+        }
         if (m->plan.n_actions == 0)
                 return;
 
@@ -388,6 +466,8 @@ static void manager_decide(Manager *m, uint64_t sample_usec, bool level_changed)
                 return;
         }
 
+        if (!(m->opts.dry_run || m->config.dry_run))
+                before_kills(m);
         r = actor_execute(m->actor, &m->plan, &m->table, sample_usec, clock_usec(CLOCK_BOOTTIME));
         if (r > 0 || level_changed) {
                 char f_level[32], f_need[48], f_planned[48], f_actions[32];
@@ -398,6 +478,45 @@ static void manager_decide(Manager *m, uint64_t sample_usec, bool level_changed)
                 log_struct(LOG_INFO, "decision", f_level, f_need, f_planned, f_actions, NULL);
                 candidates_log(&m->plan, &m->table, 3);
         }
+}
+
+/* A level change: the event log, the incident report and the hook. */
+static void manager_level_records(Manager *m, Level old, Level new)
+{
+        char reason[64];
+        Event ev = { .action = "level", .reason = reason };
+        HookFacts f;
+
+        snprintf(reason, sizeof(reason), "%s -> %s", level_to_string(old), level_to_string(new));
+        ev.figures[ev.n_figures++] = EVENT_FIGURE_U64("level", (uint64_t)new);
+        ev.figures[ev.n_figures++] = EVENT_FIGURE_U64("previous", (uint64_t)old);
+        ev.figures[ev.n_figures++] = EVENT_FIGURE_DOUBLE("score", m->last.score);
+        ev.figures[ev.n_figures++] = EVENT_FIGURE_DOUBLE("mem_available_pct", m->last.mem_available_percent);
+        if (m->eventlog)
+                (void)eventlog_append(m->eventlog, &ev) ;
+
+        if (m->incidents) {
+                if (old == LEVEL_NORMAL && !incident_active(m->incidents))
+                        m->incident_pending = true;
+                else
+                        incident_level(m->incidents, new, m->last.score, now_usec());
+                if (new == LEVEL_NORMAL && incident_active(m->incidents)) {
+                        _cleanup_free_ char *path = NULL;
+                        int r = incident_end(m->incidents, now_usec(), &path);
+                        if (r > 0)
+                                log_notice("incident report written: %s", path);
+                        else if (r < 0)
+                                log_warning_errno(r, "cannot write the incident report: %m");
+                }
+                if (new == LEVEL_NORMAL)
+                        m->incident_pending = false;
+        }
+
+        hook_facts_init(&f, HOOK_EVENT_LEVEL_CHANGE);
+        f.level = new;
+        f.previous_level = old;
+        f.score = m->last.score;
+        run_hook(m, m->config.hooks.on_level_change, &f);
 }
 
 int manager_sample(Manager *m)
@@ -450,9 +569,20 @@ int manager_sample(Manager *m)
                   m->last.signal[SIGNAL_PSI], m->last.psi_some_rate, m->last.psi_full_rate,
                   level_to_string(new));
 
-        if (changed)
-                log_level_change(m, old, new);
         m->last_sample = s;
+        if (changed) {
+                log_level_change(m, old, new);
+                manager_level_records(m, old, new);
+        } else if (new == LEVEL_NORMAL && m->incidents && !m->fast &&
+                   s.timestamp_usec - m->last_snapshot >= INCIDENT_SNAPSHOT_INTERVAL_USEC) {
+                /* While calm, keep the last minute of who used memory (at heartbeat pace). */
+                static IncidentSnapshot snap;
+                m->last_snapshot = s.timestamp_usec;
+                if (manager_plan(m, LEVEL_NORMAL) >= 0) {
+                        take_snapshot(m, &snap);
+                        incident_record(m->incidents, &snap);
+                }
+        }
 
         /* Decide at most once per fast interval, and only when there is something to decide. */
         if ((new > LEVEL_NORMAL || (m->actor && actor_has_state(m->actor))) &&
@@ -679,6 +809,26 @@ int manager_start(Manager *m)
                 if (thawed > 0)
                         log_notice("thawed %d app(s) a previous run left frozen", thawed);
         }
+
+        r = state_dir_path(m->opts.system_mode, m->opts.state_dir, &m->state_dir);
+        if (r < 0)
+                log_warning("no state directory (XDG_STATE_HOME and HOME unset): no event log or incident reports");
+        else {
+                _cleanup_free_ char *incidents = NULL;
+                r = eventlog_open(m->state_dir, m->config.records.event_log_max_bytes, m->config.records.event_log_keep,
+                                  &m->eventlog);
+                if (r < 0)
+                        log_warning_errno(r, "cannot open the event log in %s, logging actions to the journal only: %m",
+                                          m->state_dir);
+                if (asprintf(&incidents, "%s/incidents", m->state_dir) < 0)
+                        abort();
+                r = incident_recorder_new(incidents, m->config.records.incidents_keep, &m->incidents);
+                if (r < 0)
+                        log_warning_errno(r, "cannot keep incident reports in %s: %m", incidents);
+        }
+        r = hook_runner_new(m->event, m->config.hooks.timeout_usec, 4, true, &m->hooks);
+        if (r < 0)
+                log_warning_errno(r, "hooks unavailable: %m");
 
         /* A first sample gives the baseline for rates. */
         (void)manager_sample(m);

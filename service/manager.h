@@ -17,6 +17,9 @@
 
 #include "actions.h"
 #include "config.h"
+#include "eventlog.h"
+#include "hooks.h"
+#include "incident.h"
 #include "macro.h"
 #include "level.h"
 #include "planner.h"
@@ -80,6 +83,14 @@ typedef struct Manager {
         Actor *actor;
         char *registry_path;
         uint64_t last_decision;  /* CLOCK_MONOTONIC */
+
+        /* Records. */
+        char *state_dir;
+        EventLog *eventlog;
+        IncidentRecorder *incidents;
+        bool incident_pending;   /* the level left normal: begin the incident at the next decision */
+        uint64_t last_snapshot;  /* CLOCK_MONOTONIC of the last calm snapshot */
+        HookRunner *hooks;
         uint64_t n_samples;
         uint64_t n_wakeups;
 } Manager;

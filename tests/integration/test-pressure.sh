@@ -28,7 +28,7 @@ calm-seconds=2
 CONF
 
 oom_before=$(memcg_oom_kills)
-start_daemon --dry-run --config "$WORK/test.conf" --scope "$MEMCG_SCOPE" -v
+start_daemon --dry-run --config "$WORK/test.conf" --scope "$MEMCG_SCOPE" --state-dir "$WORK/state" -v
 
 # The trigger window: without CAP_SYS_RESOURCE (24) the kernel refuses 1 s.
 if grep -q 'PSI trigger window refused' "$LOG"; then
@@ -60,6 +60,19 @@ echo 1 >"$MEMCG_V2/cgroup.kill" 2>/dev/null || memcg_pids | xargs -r kill -9
 wait_for_log 'pressure falling.* level=normal' 40 || fail "level did not return to normal after the pressure ended"
 
 [ "$oom_after" = "$oom_before" ] || fail "kernel OOM kills moved: $oom_before -> $oom_after"
+
+# The record: level events in the JSON event log, and an incident report.
+python3 - "$WORK/state/events.jsonl" <<'PY' || fail "event log lacks the level changes"
+import json, sys
+levels = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+levels = [e for e in levels if e["action"] == "level"]
+assert any(e["figures"]["level"] >= 2 for e in levels), levels
+assert levels[-1]["figures"]["level"] == 0, levels[-1]
+PY
+ls "$WORK"/state/incidents/incident-*.txt >/dev/null 2>&1 || fail "no incident report after the pressure ended"
+ls "$WORK"/state/incidents/incident-*.json >/dev/null 2>&1 || fail "no JSON incident report"
+grep -q 'mg-hog' "$WORK"/state/incidents/incident-*.txt || fail "the incident report does not name the hog"
+echo "incident report: $(head -n 3 "$WORK"/state/incidents/incident-*.txt | tr '\n' ' ')"
 
 stop_daemon || fail "memguardd did not exit cleanly on SIGTERM"
 grep -q 'received Terminated, stopping' "$LOG" || fail "no clean-stop message"
