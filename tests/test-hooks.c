@@ -320,7 +320,8 @@ static void test_timeout(sd_event *e)
                 (unsigned long long)(d.last.duration_usec / 1000));
         ASSERT_EQ_INT(d.last.outcome, HOOK_TIMED_OUT);
         ASSERT_EQ_INT(d.last.status, SIGKILL);
-        ASSERT_TRUE(took >= 500 * USEC_PER_MSEC && took < 2 * USEC_PER_SEC);
+        /* Not killed at once, nor long after the timeout (loop time is cached, so allow a margin). */
+        ASSERT_TRUE(took >= 400 * USEC_PER_MSEC && took < 2 * USEC_PER_SEC);
 
         /* Reaped soon after; the callback is not called again. */
         run_until(e, runner_idle, r, 5 * USEC_PER_SEC);
