@@ -19,6 +19,7 @@
 
 #include "actions.h"
 #include "cgroup-ctl.h"
+#include "zram.h"
 #include "freezer.h"
 #include "killer.h"
 #include "log.h"

@@ -252,66 +252,6 @@ int cgctl_reclaim(int cgfd, uint64_t bytes, uint64_t *ret_freed)
         return r == -EAGAIN; /* reclaimed less than asked */
 }
 
-static bool is_zram_name(const char *name)
-{
-        size_t n = strlen(name);
-
-        return n > 4 && n < 32 && strncmp(name, "zram", 4) == 0 && strspn(name + 4, "0123456789") == n - 4;
-}
-
-/* 1 if the device reports initstate 1, 0 if not (or it cannot be read). */
-static int zram_initialised(int blockfd, const char *name)
-{
-        char path[64], buf[16];
-        int r;
-
-        snprintf(path, sizeof(path), "%s/initstate", name);
-        r = read_value(blockfd, path, buf, sizeof(buf));
-        return r >= 0 && strcmp(buf, "1") == 0;
-}
-
-int zram_compact_all(int sysfd)
-{
-        _cleanup_closedir_ DIR *d = NULL;
-        struct dirent *de;
-        int fd, count = 0, first_error = 0;
-
-        fd = open_dir_at(sysfd, "block");
-        if (fd < 0)
-                return fd;
-        d = fdopendir(fd);
-        if (!d) {
-                int r = -errno;
-                safe_close(fd);
-                return r;
-        }
-
-        while ((errno = 0, de = readdir(d))) {
-                char path[64];
-                int r;
-
-                /* /sys/block entries are symlinks: do not filter on d_type. */
-                if (!is_zram_name(de->d_name))
-                        continue;
-                if (!zram_initialised(dirfd(d), de->d_name)) {
-                        log_debug("zram: %s is not set up, not compacting it", de->d_name);
-                        continue;
-                }
-                snprintf(path, sizeof(path), "%s/compact", de->d_name);
-                r = write_at(dirfd(d), path, "1", 0);
-                if (r < 0) {
-                        log_debug_errno(r, "zram: cannot compact %s: %m", de->d_name);
-                        if (first_error == 0)
-                                first_error = r;
-                        continue;
-                }
-                count++;
-        }
-        if (errno != 0)
-                return -errno;
-        return count == 0 && first_error < 0 ? first_error : count;
-}
-
 int drop_page_cache(int procfd, DropCacheLimit *limit, uint64_t now_usec)
 {
         uint64_t interval;

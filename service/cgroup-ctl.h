@@ -78,12 +78,6 @@ int cgctl_restore(int cgfd, CgctlSaved *saved);
  */
 int cgctl_reclaim(int cgfd, uint64_t bytes, uint64_t *ret_freed);
 
-/*
- * Compact every initialised zram device under `sysfd` (/sys): block/zram<N>/compact.
- * Returns the number compacted (0: none set up); if every attempt failed,
- * the first error. -ENOENT if there is no block/ directory.
- */
-int zram_compact_all(int sysfd);
 
 /* Caller-held state for drop_page_cache(). Zero-initialise; interval 0 means the minimum. */
 typedef struct DropCacheLimit {

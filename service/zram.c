@@ -125,11 +125,6 @@ static int zram_read_one(int blockfd, const char *name, ZramStats *sum)
         ssize_t n;
         int r;
 
-        if (zram_uninitialised(blockfd, name)) {
-                log_debug("zram: %s is not initialised, ignoring", name);
-                return 0;
-        }
-
         snprintf(path, sizeof(path), "%s/mm_stat", name);
         n = read_file_at(blockfd, path, buf, sizeof(buf));
         if (n == -EFBIG)
@@ -153,12 +148,16 @@ static int zram_read_one(int blockfd, const char *name, ZramStats *sum)
         return 1;
 }
 
-int zram_read_all_at(int sysfd, ZramStats *ret)
+/*
+ * Call cb for every zram<N> device under sysfd/block that is set up
+ * (initstate not 0). A negative return from cb stops the walk and is
+ * returned; otherwise returns 0.
+ */
+static int zram_foreach(int sysfd, int (*cb)(int blockfd, const char *name, void *userdata), void *userdata)
 {
         _cleanup_closedir_ DIR *d = NULL;
-        ZramStats sum = {};
         struct dirent *de;
-        int fd, count = 0;
+        int fd;
 
         fd = open_dir_at(sysfd, "block");
         if (fd < 0)
@@ -176,14 +175,74 @@ int zram_read_all_at(int sysfd, ZramStats *ret)
                 /* /sys/block entries are symlinks: do not filter on d_type. */
                 if (!is_zram_name(de->d_name) || strlen(de->d_name) > 32)
                         continue;
-                r = zram_read_one(dirfd(d), de->d_name, &sum);
+                if (zram_uninitialised(dirfd(d), de->d_name)) {
+                        log_debug("zram: %s is not set up, ignoring", de->d_name);
+                        continue;
+                }
+                r = cb(dirfd(d), de->d_name, userdata);
                 if (r < 0)
                         return r;
-                count += r;
         }
-        if (errno != 0)
-                return -errno;
+        return errno != 0 ? -errno : 0;
+}
 
-        *ret = sum;
-        return count;
+typedef struct ReadAll {
+        ZramStats sum;
+        int count;
+} ReadAll;
+
+static int read_all_cb(int blockfd, const char *name, void *userdata)
+{
+        ReadAll *ra = userdata;
+        int r = zram_read_one(blockfd, name, &ra->sum);
+
+        if (r > 0)
+                ra->count += r;
+        return r < 0 ? r : 0;
+}
+
+int zram_read_all_at(int sysfd, ZramStats *ret)
+{
+        ReadAll ra = {};
+        int r;
+
+        r = zram_foreach(sysfd, read_all_cb, &ra);
+        if (r < 0)
+                return r;
+        *ret = ra.sum;
+        return ra.count;
+}
+
+typedef struct Compact {
+        int count, first_error;
+} Compact;
+
+static int compact_cb(int blockfd, const char *name, void *userdata)
+{
+        Compact *c = userdata;
+        char path[64];
+        int r;
+
+        /* initstate is known to be 1 or unreadable here; the write tells. */
+        snprintf(path, sizeof(path), "%s/compact", name);
+        r = write_string_file_at(blockfd, path, "1", 0);
+        if (r < 0) {
+                log_debug_errno(r, "zram: cannot compact %s: %m", name);
+                if (c->first_error == 0)
+                        c->first_error = r;
+                return 0;
+        }
+        c->count++;
+        return 0;
+}
+
+int zram_compact_all(int sysfd)
+{
+        Compact c = {};
+        int r;
+
+        r = zram_foreach(sysfd, compact_cb, &c);
+        if (r < 0)
+                return r;
+        return c.count == 0 && c.first_error < 0 ? c.first_error : c.count;
 }

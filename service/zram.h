@@ -37,3 +37,10 @@ int zram_mm_stat_parse(const char *buf, size_t len, ZramStats *ret);
  * page counts, not bytes; mem_limit 0 means no limit.
  */
 int zram_read_all_at(int sysfd, ZramStats *ret);
+
+/*
+ * Compact every initialised zram device under `sysfd` (/sys): block/zram<N>/compact.
+ * Returns the number compacted (0: none set up); if every attempt failed,
+ * the first error. -ENOENT if there is no block/ directory.
+ */
+int zram_compact_all(int sysfd);

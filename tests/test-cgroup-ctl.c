@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cgroup-ctl.h"
+#include "zram.h"
 #include "cgroup-util.h"
 #include "fileio.h"
 #include "macro.h"
