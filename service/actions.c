@@ -414,6 +414,29 @@ int actor_execute(Actor *a, const Plan *plan, const ProcTable *table, uint64_t t
         return reported;
 }
 
+int actor_act_app(Actor *a, const Plan *plan, const ProcTable *table, size_t app, PlanActionType type,
+                  const char *reason)
+{
+        PlanAction act = { .type = type, .app = app };
+        uint64_t now = clock_usec(CLOCK_MONOTONIC);
+
+        if (app >= plan->n_apps)
+                return -EINVAL;
+        if (type == PLAN_KILL || type == PLAN_CHECKPOINT)
+                act.expected_bytes = plan->apps[app].reclaim_bytes;
+        snprintf(act.reason, sizeof(act.reason), "%s", reason);
+        return execute_one(a, plan, table, &act, now, clock_usec(CLOCK_BOOTTIME));
+}
+
+bool actor_is_frozen(Actor *a, const AppKey *key)
+{
+        char k[KILLER_KEY_MAX];
+
+        if (!a->freezer || app_key_to_string(key, k, sizeof(k)) < 0)
+                return false;
+        return freezer_get(a->freezer, k) != NULL;
+}
+
 int actor_undo_all(Actor *a, const char *why)
 {
         int n = 0;

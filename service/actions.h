@@ -80,6 +80,11 @@ uint64_t actor_last_thaw(const Actor *a);
 size_t actor_n_frozen(const Actor *a);
 bool actor_has_state(const Actor *a);
 
+/* One action on one app of `plan`, asked for by a user (the D-Bus methods). */
+int actor_act_app(Actor *a, const Plan *plan, const ProcTable *table, size_t app, PlanActionType type,
+                  const char *reason);
+bool actor_is_frozen(Actor *a, const AppKey *key);
+
 /* The freezer, for the bus's FrozenProcesses property. */
 struct Freezer *actor_freezer(Actor *a);
 

@@ -16,7 +16,8 @@
 #include "log.h"
 
 #define RECONNECT_MIN_USEC (500 * USEC_PER_MSEC)
-#define RECONNECT_MAX_USEC (5 * USEC_PER_SEC)
+/* No more often than the heartbeat: without a bus, the daemon stays as quiet as with one. */
+#define RECONNECT_MAX_USEC (10 * USEC_PER_SEC)
 
 uint64_t bus_now(void)
 {
@@ -347,6 +348,9 @@ int bus_new(sd_event *e, bool system_mode, const BusOps *ops, void *userdata, Bu
         if (r < 0) {
                 log_full_errno(LOG_NOTICE, r, "no %s bus yet (%m); working without it and retrying",
                                system_mode ? "system" : "session");
+                /* No bus at all: check back at the heartbeat's pace, not in a fast backoff
+                 * (that is for a bus that just went away and is likely coming back). */
+                b->reconnect_delay_usec = RECONNECT_MAX_USEC;
                 bus_schedule_reconnect(b, b->reconnect_delay_usec);
         }
         *ret = TAKE_PTR(b);

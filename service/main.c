@@ -64,7 +64,10 @@ static void help(void)
                "  --version         print the version and exit\n"
                "  -h, --help        print this help and exit\n"
                "\n"
-               "See memguardd(8) and memguard.conf(5).\n");
+               "It offers the org.memguard D-Bus API on the system bus (session bus in user mode);\n"
+               "memguardctl(1) is its command-line client.\n"
+               "\n"
+               "See memguardd(8), memguard.conf(5) and org.memguard.Manager(5).\n");
 }
 
 static int parse_args(int argc, char **argv, Args *a)

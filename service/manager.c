@@ -58,8 +58,14 @@ Manager *manager_free(Manager *m)
                 return NULL;
         manager_close_triggers(m);
         sd_event_source_disable_unref(m->timer);
+        manager_bus_stop(m);
         actor_free(m->actor);
         hook_runner_free(m->hooks);
+        free(m->fg_app_id);
+        free(m->fg_cgroup);
+        strv_free(m->protected_cgroups);
+        free(m->protected_pids);
+        free(m->protected_start_times);
         incident_recorder_free(m->incidents);
         eventlog_close(m->eventlog);
         free(m->state_dir);
@@ -313,6 +319,7 @@ static ProcScanFilter manager_filter(const Manager *m)
 int manager_plan(Manager *m, Level level)
 {
         ProcScanFilter f = manager_filter(m);
+        PlannerForeground fg;
         const AppState *states = NULL;
         size_t n_states = 0;
         PlannerInput in;
@@ -340,8 +347,18 @@ int manager_plan(Manager *m, Level level)
         if (m->actor)
                 (void)actor_states(m->actor, &states, &n_states);
 
+        m->never.protected_cgroups = (const char *const *)m->protected_cgroups;
+        m->never.protected_pids = m->protected_pids;
+        m->never.protected_start_times = m->protected_start_times;
+        m->never.n_protected_pids = m->n_protected_pids;
+        if (m->fg_pid > 0) {
+                fg = (PlannerForeground){ .cgroup = m->fg_cgroup, .app_id = m->fg_app_id, .pids = &m->fg_pid,
+                                          .n_pids = 1 };
+        }
+
         in = (PlannerInput){
                 .level = level,
+                .foreground = m->fg_pid > 0 ? &fg : NULL,
                 .mem = m->last_sample.mem,
                 .table = &m->table,
                 .rules = &m->config.rules,
@@ -389,6 +406,7 @@ static void on_action(void *userdata, const ActionRecord *rec)
         (void)eventlog_append(m->eventlog, &ev);
         if (m->incidents)
                 incident_note_action(m->incidents, &ev);
+        manager_bus_action(m, rec);
 }
 
 /* Hooks are optional and never delay an action: fire and forget. */
@@ -422,6 +440,44 @@ static void before_kills(Manager *m)
                 f.app = e->app_id ? e->app_id : e->unit;
                 f.reason = act->reason;
                 run_hook(m, m->config.hooks.before_kill, &f);
+        }
+}
+
+/*
+ * Before evicting: LowMemoryWarning 255 (GMemoryMonitor tells apps to free
+ * memory), and an EvictionWarning to the owner's agents. memguard does not
+ * wait for an answer under pressure: the warning says so (deadline 0).
+ */
+static void warn_before_evictions(Manager *m)
+{
+        bool any = false;
+
+        if (!m->bus)
+                return;
+        for (size_t i = 0; i < m->plan.n_actions; i++) {
+                const PlanAction *act = &m->plan.actions[i];
+                const PlanApp *app = &m->plan.apps[act->app];
+                const ProcEntry *e = &m->table.entries[app->leader];
+                BusAction what;
+
+                switch (act->type) {
+                case PLAN_FREEZE:
+                        what = BUS_ACTION_FREEZE;
+                        break;
+                case PLAN_CHECKPOINT:
+                        what = BUS_ACTION_CHECKPOINT;
+                        break;
+                case PLAN_KILL:
+                        what = BUS_ACTION_KILL;
+                        break;
+                default:
+                        continue;
+                }
+                if (!any)
+                        (void)bus_lowmem_before_eviction(m->bus);
+                any = true;
+                (void)bus_emit_eviction_warning(m->bus, e->uid, e->pid, e->app_id ? e->app_id : e->comm, what, 0,
+                                                act->reason, NULL);
         }
 }
 
@@ -466,8 +522,10 @@ static void manager_decide(Manager *m, uint64_t sample_usec, bool level_changed)
                 return;
         }
 
-        if (!(m->opts.dry_run || m->config.dry_run))
+        if (!(m->opts.dry_run || m->config.dry_run)) {
                 before_kills(m);
+                warn_before_evictions(m);
+        }
         r = actor_execute(m->actor, &m->plan, &m->table, sample_usec, clock_usec(CLOCK_BOOTTIME));
         if (r > 0 || level_changed) {
                 char f_level[32], f_need[48], f_planned[48], f_actions[32];
@@ -570,9 +628,11 @@ int manager_sample(Manager *m)
                   level_to_string(new));
 
         m->last_sample = s;
+        manager_bus_sample(m);
         if (changed) {
                 log_level_change(m, old, new);
                 manager_level_records(m, old, new);
+                manager_bus_level_changed(m, old, new);
         } else if (new == LEVEL_NORMAL && m->incidents && !m->fast &&
                    s.timestamp_usec - m->last_snapshot >= INCIDENT_SNAPSHOT_INTERVAL_USEC) {
                 /* While calm, keep the last minute of who used memory (at heartbeat pace). */
@@ -715,10 +775,10 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
 
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
-        return manager_reload(userdata), 0;
+        return manager_reload(userdata, NULL), 0;
 }
 
-int manager_reload(Manager *m)
+int manager_reload(Manager *m, char **ret_error)
 {
         _cleanup_free_ char *error = NULL;
         Config c;
@@ -728,6 +788,8 @@ int manager_reload(Manager *m)
         r = config_load_all(m->opts.system_mode, m->opts.config_path, &c, &error);
         if (r < 0) {
                 log_error("reload failed, keeping the last good configuration: %s", strna(error));
+                if (ret_error)
+                        *ret_error = TAKE_PTR(error);
                 return r;
         }
         config_done(&m->config);
@@ -737,6 +799,8 @@ int manager_reload(Manager *m)
         m->config_valid = true;
         log_set_max_level(m->opts.verbose ? LOG_DEBUG : m->config.log_level);
         log_info("configuration reloaded");
+        if (m->bus)
+                bus_properties_changed(m->bus, BUS_PROP_DRY_RUN);
 
         if (memcmp(&old_trigger, &m->config.trigger, sizeof(old_trigger)) != 0) {
                 m->fallback_logged = false;
@@ -829,6 +893,8 @@ int manager_start(Manager *m)
         r = hook_runner_new(m->event, m->config.hooks.timeout_usec, 4, true, &m->hooks);
         if (r < 0)
                 log_warning_errno(r, "hooks unavailable: %m");
+
+        (void)manager_bus_start(m);
 
         /* A first sample gives the baseline for rates. */
         (void)manager_sample(m);

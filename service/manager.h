@@ -16,6 +16,8 @@
 #include <systemd/sd-event.h>
 
 #include "actions.h"
+#include "bus.h"
+#include "glib-loop.h"
 #include "config.h"
 #include "eventlog.h"
 #include "hooks.h"
@@ -91,6 +93,26 @@ typedef struct Manager {
         bool incident_pending;   /* the level left normal: begin the incident at the next decision */
         uint64_t last_snapshot;  /* CLOCK_MONOTONIC of the last calm snapshot */
         HookRunner *hooks;
+
+        /* The bus (manager-bus.c). */
+        GlibLoop *glib;
+        Bus *bus;
+        BusCandidate *bus_candidates;
+        size_t n_bus_candidates;
+        BusFrozen *bus_frozen;
+        size_t n_bus_frozen;
+
+        /* The foreground app (SetForeground): shielded by the planner. */
+        pid_t fg_pid;
+        char *fg_app_id;
+        char *fg_cgroup;
+
+        /* Protected at runtime (Protect): app cgroups and single processes. */
+        char **protected_cgroups;   /* NULL-terminated */
+        size_t n_protected_cgroups;
+        pid_t *protected_pids;
+        uint64_t *protected_start_times;
+        size_t n_protected_pids;
         uint64_t n_samples;
         uint64_t n_wakeups;
 } Manager;
@@ -108,11 +130,20 @@ int manager_run(Manager *m);
 /* Take one sample and feed the engine (exported for tests and --once style use). */
 int manager_sample(Manager *m);
 
-/* Re-read the configuration; a bad one is logged and the last good one kept. */
-int manager_reload(Manager *m);
+/* Re-read the configuration; a bad one is logged and the last good one kept
+ * (its message in *ret_error, which may be NULL). */
+int manager_reload(Manager *m, char **ret_error);
 
 /* Scan the managed processes and plan at `level` into m->plan (for --list-candidates and decisions). */
 int manager_plan(Manager *m, Level level);
+
+/* The bus: connect (system or session bus, reconnecting in the background). */
+int manager_bus_start(Manager *m);
+void manager_bus_stop(Manager *m);
+/* Tell the bus: after every sample, a level change, an action. */
+void manager_bus_sample(Manager *m);
+void manager_bus_level_changed(Manager *m, Level old, Level new);
+void manager_bus_action(Manager *m, const ActionRecord *rec);
 
 /* The registry path for --thaw-all and the actor (--state-dir, or the mode's runtime dir). */
 int manager_registry_path(bool system_mode, const char *state_dir, char **ret);

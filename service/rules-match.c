@@ -316,6 +316,12 @@ static const char *never_target_why(const RuleSet *rs, const ProcEntry *e, const
                 for (const char *const *c = ctx->compositor_cgroups; c && *c; c++)
                         if (e->cgroup && strcmp(e->cgroup, *c) == 0)
                                 return "the session compositor";
+                for (const char *const *c = ctx->protected_cgroups; c && *c; c++)
+                        if (cgroup_within(e->cgroup, *c, strlen(*c)))
+                                return "protected at runtime";
+                for (size_t i = 0; i < ctx->n_protected_pids; i++)
+                        if (e->pid == ctx->protected_pids[i] && e->start_time == ctx->protected_start_times[i])
+                                return "protected at runtime";
         }
         if (rs && rules_protect_match(rs, e, NULL))
                 return "protect list";

@@ -191,6 +191,13 @@ typedef struct NeverTargetContext {
         const pid_t *compositor_pids;
         size_t n_compositor_pids;
         const char *const *compositor_cgroups; /* NULL-terminated */
+        /* Protected at runtime (memguardctl protect / the Protect method): whole
+         * app cgroups (NULL-terminated, exact match on the process's cgroup or
+         * below it) and single processes (pid with its start time). */
+        const char *const *protected_cgroups;
+        const pid_t *protected_pids;
+        const uint64_t *protected_start_times;
+        size_t n_protected_pids;
 } NeverTargetContext;
 
 /*
