@@ -190,54 +190,77 @@ static int validate_target(void *userdata, BusAction action, pid_t pid, uid_t ca
         return 0;
 }
 
-static int add_runtime_protect(Manager *m, const PlanApp *app)
+/* Protect an app at runtime; `temporary` ones (a "postpone" answer) end when pressure is normal again. */
+static int add_runtime_protect(Manager *m, const PlanApp *app, bool temporary)
 {
         if (app->key.cgroup) {
                 char *cg = strndup(app->key.cgroup, app->key.cgroup_len);
                 char **n;
+                bool *t;
                 if (!cg)
                         abort();
                 for (size_t i = 0; i < m->n_protected_cgroups; i++)
                         if (strcmp(m->protected_cgroups[i], cg) == 0) {
+                                m->protected_cgroup_temp[i] = m->protected_cgroup_temp[i] && temporary;
                                 free(cg);
                                 return 0;
                         }
                 n = realloc(m->protected_cgroups, (m->n_protected_cgroups + 2) * sizeof(char *));
-                if (!n)
+                t = realloc(m->protected_cgroup_temp, (m->n_protected_cgroups + 1) * sizeof(bool));
+                if (!n || !t)
                         abort();
                 m->protected_cgroups = n;
+                m->protected_cgroup_temp = t;
+                t[m->n_protected_cgroups] = temporary;
                 n[m->n_protected_cgroups++] = cg;
                 n[m->n_protected_cgroups] = NULL;
         } else {
                 pid_t *p = realloc(m->protected_pids, (m->n_protected_pids + 1) * sizeof(pid_t));
                 uint64_t *t = realloc(m->protected_start_times, (m->n_protected_pids + 1) * sizeof(uint64_t));
-                if (!p || !t)
+                bool *tmp = realloc(m->protected_pid_temp, (m->n_protected_pids + 1) * sizeof(bool));
+                if (!p || !t || !tmp)
                         abort();
                 m->protected_pids = p;
                 m->protected_start_times = t;
+                m->protected_pid_temp = tmp;
                 p[m->n_protected_pids] = app->key.pid;
+                tmp[m->n_protected_pids] = temporary;
                 t[m->n_protected_pids++] = app->key.start_time;
         }
         return 0;
 }
 
+/* Drop entry i of the runtime protect lists (pids or cgroups). */
+static void drop_protected_pid(Manager *m, size_t i)
+{
+        size_t last = --m->n_protected_pids;
+        m->protected_pids[i] = m->protected_pids[last];
+        m->protected_start_times[i] = m->protected_start_times[last];
+        m->protected_pid_temp[i] = m->protected_pid_temp[last];
+}
+
+static void drop_protected_cgroup(Manager *m, size_t i)
+{
+        size_t last = --m->n_protected_cgroups;
+        free(m->protected_cgroups[i]);
+        m->protected_cgroups[i] = m->protected_cgroups[last];
+        m->protected_cgroup_temp[i] = m->protected_cgroup_temp[last];
+        m->protected_cgroups[last] = NULL;
+}
+
 static void remove_runtime_protect(Manager *m, const ProcEntry *e)
 {
         for (size_t i = 0; i < m->n_protected_pids;)
-                if (m->protected_pids[i] == e->pid && m->protected_start_times[i] == e->start_time) {
-                        m->n_protected_pids--;
-                        m->protected_pids[i] = m->protected_pids[m->n_protected_pids];
-                        m->protected_start_times[i] = m->protected_start_times[m->n_protected_pids];
-                } else
+                if (m->protected_pids[i] == e->pid && m->protected_start_times[i] == e->start_time)
+                        drop_protected_pid(m, i);
+                else
                         i++;
         for (size_t i = 0; i < m->n_protected_cgroups;) {
                 size_t len = strlen(m->protected_cgroups[i]);
                 if (e->cgroup && strncmp(e->cgroup, m->protected_cgroups[i], len) == 0 &&
-                    (e->cgroup[len] == 0 || e->cgroup[len] == '/')) {
-                        free(m->protected_cgroups[i]);
-                        m->protected_cgroups[i] = m->protected_cgroups[--m->n_protected_cgroups];
-                        m->protected_cgroups[m->n_protected_cgroups] = NULL;
-                } else
+                    (e->cgroup[len] == 0 || e->cgroup[len] == '/'))
+                        drop_protected_cgroup(m, i);
+                else
                         i++;
         }
 }
@@ -272,7 +295,7 @@ static int act(void *userdata, BusAction action, const BusTarget *target, uid_t 
                 r = actor_act_app(m->actor, &m->plan, &m->table, k, PLAN_KILL, reason);
                 break;
         case BUS_ACTION_PROTECT:
-                r = add_runtime_protect(m, &m->plan.apps[k]);
+                r = add_runtime_protect(m, &m->plan.apps[k], false);
                 log_notice("app of process %d protected at runtime (%s)", (int)target->pid, reason);
                 break;
         case BUS_ACTION_UNPROTECT: {
@@ -324,6 +347,33 @@ static int set_foreground(void *userdata, const BusTarget *target, const char *a
         return 0;
 }
 
+/*
+ * An agent answered an EvictionWarning. memguard does not wait under
+ * pressure (the warning's deadline is 0), so the answer is about what
+ * happens next: "protect" protects the app for the rest of this run,
+ * "postpone" protects it until pressure is back to normal, "allow" changes
+ * nothing.
+ */
+static int respond_to_warning(void *userdata, const char *warning_id, pid_t pid, BusWarningResponse response,
+                              uid_t caller_uid, sd_bus_error *error)
+{
+        Manager *m = userdata;
+        ProcStatus status;
+        ProcStat st;
+        size_t k;
+
+        if (response == BUS_RESPONSE_ALLOW)
+                return 0;
+        if (read_target(m, pid, &st, &status) < 0 || find_app(m, pid, st.start_time, &k) < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_PROCESS,
+                                         "process %d of warning %s is gone", (int)pid, warning_id);
+        (void)add_runtime_protect(m, &m->plan.apps[k], response == BUS_RESPONSE_POSTPONE);
+        log_notice("warning %s answered %s by uid %u: app of process %d protected%s", warning_id,
+                   response == BUS_RESPONSE_POSTPONE ? "postpone" : "protect", (unsigned)caller_uid, (int)pid,
+                   response == BUS_RESPONSE_POSTPONE ? " until pressure is normal again" : "");
+        return 0;
+}
+
 static int reload(void *userdata, sd_bus_error *error)
 {
         Manager *m = userdata;
@@ -341,6 +391,7 @@ static const BusOps bus_ops = {
         .validate_target = validate_target,
         .act = act,
         .set_foreground = set_foreground,
+        .respond_to_warning = respond_to_warning,
         .reload = reload,
 };
 
@@ -378,6 +429,15 @@ void manager_bus_sample(Manager *m)
 
 void manager_bus_level_changed(Manager *m, Level old, Level new)
 {
+        /* "Postpone" answers last until pressure is normal again. */
+        if (new == LEVEL_NORMAL) {
+                for (size_t i = m->n_protected_pids; i > 0; i--)
+                        if (m->protected_pid_temp[i - 1])
+                                drop_protected_pid(m, i - 1);
+                for (size_t i = m->n_protected_cgroups; i > 0; i--)
+                        if (m->protected_cgroup_temp[i - 1])
+                                drop_protected_cgroup(m, i - 1);
+        }
         if (!m->bus)
                 return;
         (void)bus_emit_level_changed(m->bus, old, new, m->last.score);

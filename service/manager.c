@@ -66,6 +66,8 @@ Manager *manager_free(Manager *m)
         strv_free(m->protected_cgroups);
         free(m->protected_pids);
         free(m->protected_start_times);
+        free(m->protected_pid_temp);
+        free(m->protected_cgroup_temp);
         incident_recorder_free(m->incidents);
         eventlog_close(m->eventlog);
         free(m->state_dir);
@@ -446,8 +448,10 @@ static void before_kills(Manager *m)
 /*
  * Before evicting: LowMemoryWarning 255 (GMemoryMonitor tells apps to free
  * memory), and an EvictionWarning to the owner's agents. memguard does not
- * wait for an answer under pressure: the warning says so (deadline 0).
+ * wait for an answer under pressure; an answer within EVICTION_ANSWER_MS
+ * (protect, postpone) applies to what comes next.
  */
+#define EVICTION_ANSWER_MS 60000
 static void warn_before_evictions(Manager *m)
 {
         bool any = false;
@@ -476,8 +480,8 @@ static void warn_before_evictions(Manager *m)
                 if (!any)
                         (void)bus_lowmem_before_eviction(m->bus);
                 any = true;
-                (void)bus_emit_eviction_warning(m->bus, e->uid, e->pid, e->app_id ? e->app_id : e->comm, what, 0,
-                                                act->reason, NULL);
+                (void)bus_emit_eviction_warning(m->bus, e->uid, e->pid, e->app_id ? e->app_id : e->comm, what,
+                                                EVICTION_ANSWER_MS, act->reason, NULL);
         }
 }
 

@@ -113,6 +113,8 @@ typedef struct Manager {
         pid_t *protected_pids;
         uint64_t *protected_start_times;
         size_t n_protected_pids;
+        bool *protected_cgroup_temp; /* per entry: from a "postpone" answer, dropped at normal */
+        bool *protected_pid_temp;
         uint64_t n_samples;
         uint64_t n_wakeups;
 } Manager;
