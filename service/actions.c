@@ -30,6 +30,7 @@
 #define THROTTLE_QUOTA_PCT 50   /* cpu.max: half a CPU */
 #define CAP_MIN_BYTES (64u << 20)
 #define ZRAM_COMPACT_INTERVAL_USEC (60 * USEC_PER_SEC)
+#define DRY_RUN_REPEAT_USEC (30 * USEC_PER_SEC)
 
 typedef struct Tracked {
         char key[KILLER_KEY_MAX]; /* app_key_to_string() */
@@ -58,6 +59,13 @@ struct Actor {
         char cgroup_buf[4096];   /* scratch: an app's absolute cgroup path */
 
         uint64_t last_kill_usec, last_kill_bytes, last_thaw_usec;
+
+        /* Dry run: nothing changes, so the same plan comes back every cycle;
+         * report each (action, app) once per DRY_RUN_REPEAT_USEC. */
+        struct {
+                uint64_t hash, at;
+        } dry_seen[64];
+        unsigned dry_next;
         uint64_t last_zram_compact;
         DropCacheLimit drop_limit;
 };
@@ -250,7 +258,7 @@ static int do_throttle_or_cap(Actor *a, const PlanAction *act, const PlanApp *ap
 }
 
 static int execute_one(Actor *a, const Plan *plan, const ProcTable *table, const PlanAction *act,
-                       uint64_t trigger_usec, uint64_t now_boot)
+                       uint64_t trigger_usec, uint64_t now_boot, bool from_plan)
 {
         const PlanApp *app = &plan->apps[act->app];
         char key[KILLER_KEY_MAX];
@@ -269,6 +277,16 @@ static int execute_one(Actor *a, const Plan *plan, const ProcTable *table, const
         cgroup = app->split ? NULL : app_cgroup_path(a, app->key.cgroup, app->key.cgroup_len);
 
         if (a->opts.dry_run) {
+                uint64_t h = 1469598103934665603ULL ^ (uint64_t)act->type, now = clock_usec(CLOCK_MONOTONIC);
+
+                for (const char *c = key; *c; c++)
+                        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+                for (size_t i = 0; from_plan && i < ELEMENTSOF(a->dry_seen); i++)
+                        if (a->dry_seen[i].hash == h && now - a->dry_seen[i].at < DRY_RUN_REPEAT_USEC)
+                                return -EOPNOTSUPP; /* reported recently: not again */
+                a->dry_seen[a->dry_next].hash = h;
+                a->dry_seen[a->dry_next].at = now;
+                a->dry_next = (a->dry_next + 1) % ELEMENTSOF(a->dry_seen);
                 rec.dry_run = true;
                 rec.trigger_to_action_usec = clock_usec(CLOCK_MONOTONIC) - trigger_usec;
                 a->notify(a->userdata, &rec);
@@ -375,8 +393,8 @@ int actor_execute(Actor *a, const Plan *plan, const ProcTable *table, uint64_t t
 
         for (size_t i = 0; i < plan->n_actions; i++) {
                 const PlanAction *act = &plan->actions[i];
-                r = execute_one(a, plan, table, act, trigger_usec, now_boot_usec);
-                if (r != -EOPNOTSUPP || a->opts.dry_run)
+                r = execute_one(a, plan, table, act, trigger_usec, now_boot_usec, true);
+                if (r != -EOPNOTSUPP)
                         reported++;
                 if (act->type == PLAN_KILL || act->type == PLAN_CHECKPOINT)
                         killed = true;
@@ -425,7 +443,7 @@ int actor_act_app(Actor *a, const Plan *plan, const ProcTable *table, size_t app
         if (type == PLAN_KILL || type == PLAN_CHECKPOINT)
                 act.expected_bytes = plan->apps[app].reclaim_bytes;
         snprintf(act.reason, sizeof(act.reason), "%s", reason);
-        return execute_one(a, plan, table, &act, now, clock_usec(CLOCK_BOOTTIME));
+        return execute_one(a, plan, table, &act, now, clock_usec(CLOCK_BOOTTIME), false);
 }
 
 bool actor_is_frozen(Actor *a, const AppKey *key)

@@ -74,6 +74,7 @@ ls "$WORK"/state/incidents/incident-*.json >/dev/null 2>&1 || fail "no JSON inci
 grep -q 'mg-hog' "$WORK"/state/incidents/incident-*.txt || fail "the incident report does not name the hog"
 echo "incident report: $(head -n 3 "$WORK"/state/incidents/incident-*.txt | tr '\n' ' ')"
 
+echo "dry-run action lines: $(grep -c 'dry run' "$LOG")"
 stop_daemon || fail "memguardd did not exit cleanly on SIGTERM"
 grep -q 'received Terminated, stopping' "$LOG" || fail "no clean-stop message"
 echo "ok: $peak, back to normal, oom_kill unchanged ($oom_before)"
