@@ -322,6 +322,11 @@ static int execute_one(Actor *a, const Plan *plan, const ProcTable *table, const
                 rec.detail = "checkpoint unavailable, killing instead";
                 _fallthrough_;
         case PLAN_KILL:
+                /* Already being killed (the planner does not see kills in flight): nothing new to report. */
+                if (killer_is_killing(a->killer, key)) {
+                        tracked_drop_if_idle(a, t);
+                        return -EOPNOTSUPP;
+                }
                 rec.trigger_to_action_usec = clock_usec(CLOCK_MONOTONIC) - trigger_usec;
                 r = do_kill(a, plan, app, key, cgroup, n, &rec, now_boot);
                 break;

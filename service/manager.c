@@ -502,9 +502,20 @@ static void take_snapshot(Manager *m, IncidentSnapshot *snap)
 /* Plan and act: called after a sample whenever pressure is up or something is frozen/throttled. */
 static void manager_decide(Manager *m, uint64_t sample_usec, bool level_changed)
 {
+        Level level = m->lm.level;
         int r;
 
-        r = manager_plan(m, m->lm.level);
+        /*
+         * The damped level falls slowly on purpose (it is what users and apps
+         * see). Killing is different: once the score itself no longer supports
+         * critical (say a kill just relieved the pressure, and PSI and the
+         * damped level lag), plan no further kills: act at high at most.
+         */
+        if (level >= LEVEL_CRITICAL &&
+            MAX(level_for_score(&m->config.level, m->last.score), m->last.floor) < LEVEL_CRITICAL)
+                level = LEVEL_HIGH;
+
+        r = manager_plan(m, level);
         if (r < 0)
                 return;
         if (m->incident_pending && m->incidents) {
