@@ -535,6 +535,23 @@ bool actor_has_state(const Actor *a)
         return actor_n_frozen(a) > 0;
 }
 
+int actor_set_dry_run(Actor *a, bool dry_run)
+{
+        int r;
+
+        if (a->opts.dry_run == dry_run)
+                return 0;
+        /* Acting needs the freezer and its registry, which a dry run never opened. */
+        if (!dry_run && !a->freezer && a->opts.registry_path) {
+                r = freezer_new(a->opts.registry_path, &a->freezer);
+                if (r < 0)
+                        return r;
+                (void)freezer_thaw_all(a->freezer);
+        }
+        a->opts.dry_run = dry_run;
+        return 0;
+}
+
 struct Freezer *actor_freezer(Actor *a)
 {
         return a->freezer;
@@ -551,6 +568,9 @@ int actor_new(const ActorOptions *opts, actor_notify_t notify, void *userdata, A
 
         a = xmalloc0(sizeof(*a));
         a->opts = *opts;
+        a->opts.registry_path = xstrdup(opts->registry_path);
+        a->opts.v2_mount = xstrdup(opts->v2_mount);
+        a->opts.self_cgroup = xstrdup(opts->self_cgroup);
         a->notify = notify;
         a->userdata = userdata;
         a->procs = xmalloc0(ACTOR_MAX_PROCS * sizeof(*a->procs));
@@ -588,6 +608,9 @@ Actor *actor_free(Actor *a)
         free(a->tracked);
         free(a->states);
         free(a->procs);
+        free((char *)a->opts.registry_path);
+        free((char *)a->opts.v2_mount);
+        free((char *)a->opts.self_cgroup);
         free(a);
         return NULL;
 }

@@ -60,7 +60,7 @@ typedef void (*actor_notify_t)(void *userdata, const ActionRecord *rec);
 typedef struct Actor Actor;
 
 /*
- * Create the actor. Thaws everything a previous run left frozen (its
+ * Create the actor (the strings in opts are copied). Thaws everything a previous run left frozen (its
  * registry) first; *ret_thawed (may be NULL) says how many apps.
  */
 int actor_new(const ActorOptions *opts, actor_notify_t notify, void *userdata, Actor **ret,
@@ -84,6 +84,9 @@ bool actor_has_state(const Actor *a);
 int actor_act_app(Actor *a, const Plan *plan, const ProcTable *table, size_t app, PlanActionType type,
                   const char *reason);
 bool actor_is_frozen(Actor *a, const AppKey *key);
+
+/* Switch dry run on or off (a reload); -errno if the freezer cannot be set up. */
+int actor_set_dry_run(Actor *a, bool dry_run);
 
 /* The freezer, for the bus's FrozenProcesses property. */
 struct Freezer *actor_freezer(Actor *a);

@@ -323,16 +323,35 @@ static int set_foreground(void *userdata, const BusTarget *target, const char *a
 {
         Manager *m = userdata;
         char path[64];
-        _cleanup_free_ char *buf = NULL, *cg = NULL;
-        size_t size;
+        _cleanup_free_ char *buf = NULL, *cg = NULL, *unit = NULL, *own_app_id = NULL;
+        size_t size, len;
 
         snprintf(path, sizeof(path), "%d/cgroup", (int)target->pid);
         if (read_full_file_at(m->procfd, path, 1 << 16, &buf, &size) >= 0)
                 (void)cg_v2_path_parse(buf, size, &cg);
 
+        /*
+         * The hint shields the app of this process, nothing more: its own app
+         * unit if it has one (never a login session or a terminal's cgroup),
+         * else the process alone. The app id is taken from the process's own
+         * unit name, never from the caller, who could name someone else's app.
+         */
+        if (cg) {
+                (void)proc_unit_from_cgroup(cg, &unit, &own_app_id);
+                if (rules_cgroup_app_unit(cg, &len))
+                        cg[len] = 0;
+                else
+                        cg = mfree(cg);
+        }
+        if (app_id && *app_id && (!own_app_id || strcmp(app_id, own_app_id) != 0))
+                log_debug("foreground hint names app %s, but process %d belongs to %s: shielding the process's",
+                          app_id, (int)target->pid, strna(own_app_id));
+
         m->fg_pid = target->pid;
         free(m->fg_app_id);
-        m->fg_app_id = app_id && *app_id ? xstrdup(app_id) : NULL;
+        m->fg_app_id = app_id && *app_id ? xstrdup(app_id) : xstrdup(own_app_id); /* shown as the hint said */
+        free(m->fg_own_app_id);
+        m->fg_own_app_id = TAKE_PTR(own_app_id); /* what the planner matches */
         free(m->fg_cgroup);
         m->fg_cgroup = TAKE_PTR(cg);
         log_info("foreground: pid %d app %s cgroup %s (from uid %u)", (int)target->pid, strna(m->fg_app_id),

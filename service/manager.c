@@ -62,6 +62,7 @@ Manager *manager_free(Manager *m)
         actor_free(m->actor);
         hook_runner_free(m->hooks);
         free(m->fg_app_id);
+        free(m->fg_own_app_id);
         free(m->fg_cgroup);
         strv_free(m->protected_cgroups);
         free(m->protected_pids);
@@ -354,7 +355,7 @@ int manager_plan(Manager *m, Level level)
         m->never.protected_start_times = m->protected_start_times;
         m->never.n_protected_pids = m->n_protected_pids;
         if (m->fg_pid > 0) {
-                fg = (PlannerForeground){ .cgroup = m->fg_cgroup, .app_id = m->fg_app_id, .pids = &m->fg_pid,
+                fg = (PlannerForeground){ .cgroup = m->fg_cgroup, .app_id = m->fg_own_app_id, .pids = &m->fg_pid,
                                           .n_pids = 1 };
         }
 
@@ -812,6 +813,11 @@ int manager_reload(Manager *m, char **ret_error)
         if (!m->config_valid)
                 log_notice("valid configuration loaded: actions enabled again");
         m->config_valid = true;
+        if (m->actor) {
+                r = actor_set_dry_run(m->actor, m->opts.dry_run || m->config.dry_run);
+                if (r < 0)
+                        log_error_errno(r, "cannot leave dry-run mode (no frozen registry): %m");
+        }
         log_set_max_level(m->opts.verbose ? LOG_DEBUG : m->config.log_level);
         log_info("configuration reloaded");
         if (m->bus)

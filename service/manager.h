@@ -104,7 +104,8 @@ typedef struct Manager {
 
         /* The foreground app (SetForeground): shielded by the planner. */
         pid_t fg_pid;
-        char *fg_app_id;
+        char *fg_app_id;      /* as the hint named it (the Foreground property) */
+        char *fg_own_app_id;  /* the process's own app id: the only one the planner shields */
         char *fg_cgroup;
 
         /* Protected at runtime (Protect): app cgroups and single processes. */
