@@ -305,6 +305,12 @@ static int execute_one(Actor *a, const Plan *plan, const ProcTable *table, const
                 if (r >= 0) {
                         t->flags |= APP_FROZEN;
                         t->frozen_since_boot = now_boot;
+                        /* A freeze instead of a kill (a stall without memory shortage) gets the
+                         * kill's cool-down too: PSI needs time to show its effect. */
+                        if (app->stall_freeze) {
+                                a->last_kill_usec = now_boot;
+                                a->last_kill_bytes = 0;
+                        }
                         rec.detail = r == FREEZE_METHOD_CGROUP ? "cgroup.freeze" : "SIGSTOP";
                         r = 0;
                 }

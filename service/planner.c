@@ -207,6 +207,22 @@ static void plan_kills(Planning *c)
                                         a->planned |= 1u << PLAN_FREEZE;
                                 continue;
                         }
+                        /*
+                         * Tasks stall although memory is available (thrashing page
+                         * cache, a cgroup limit): killing returns little, stopping the
+                         * load is what helps. Freeze the top app instead; kill only at
+                         * emergency, once it is frozen already.
+                         */
+                        if (force_one && allows(a, RULE_ACTION_FREEZE)) {
+                                if (!(a->state & APP_FROZEN)) {
+                                        a->planned |= 1u << PLAN_FREEZE;
+                                        a->stall_freeze = true;
+                                        any = true;
+                                        continue;
+                                }
+                                if (in->level < LEVEL_EMERGENCY)
+                                        continue;
+                        }
                         plan_kill(c, k, need, force_one);
                         covered += a->reclaim_bytes;
                         any = true;
@@ -255,8 +271,13 @@ static void emit_growth_stops(Planning *c)
                         if (!(a->planned & (1u << order[o])))
                                 continue;
                         a->planned &= ~(1u << order[o]); /* plan_add() sets it again */
-                        if (order[o] == PLAN_FREEZE && a->prefer_freeze && c->in->level == LEVEL_CRITICAL &&
-                            allows(a, RULE_ACTION_KILL))
+                        if (order[o] == PLAN_FREEZE && a->stall_freeze)
+                                plan_add(c, order[o], k,
+                                         "level %s: memory stalls although %llu MiB is available: freeze the "
+                                         "top app to stop its load rather than kill it",
+                                         level_name(c), mib(c->in->mem.mem_available));
+                        else if (order[o] == PLAN_FREEZE && a->prefer_freeze && c->in->level == LEVEL_CRITICAL &&
+                                 allows(a, RULE_ACTION_KILL))
                                 plan_add(c, order[o], k,
                                          "level %s: frozen rather than killed (prefer-freeze)",
                                          level_name(c));

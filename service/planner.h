@@ -56,8 +56,10 @@
  * if negative). At critical and emergency, kills are planned in rank order
  * until their expected return (the app's reclaimable memory; freeze, cap and
  * throttle count 0) covers need. If need is 0 there (PSI says tasks stall
- * although MemAvailable looks fine: a cgroup limit, unreclaimable cache),
- * one app is planned.
+ * although MemAvailable looks fine: page-cache thrash, a cgroup limit), one
+ * app is acted on: frozen if its rule allows freezing (a kill would return
+ * little; stopping its load is what helps), killed only at emergency once it
+ * is frozen already (or when it may not be frozen).
  *
  * Cool-down. PSI lags: within kill_cooldown_usec of the last kill no kill
  * is planned, except at emergency for what remains of need after counting
@@ -190,6 +192,7 @@ typedef struct PlanApp {
         const char *rule;      /* rule that decided the priority */
         const char *never_why; /* why it is never targeted, or NULL */
         bool foreground, young, split;
+        bool stall_freeze;      /* frozen for a stall without memory shortage (instead of a kill) */
         unsigned state;   /* AppStateFlags from the input */
         unsigned planned; /* 1 << PlanActionType for each action planned for it */
         uint64_t frozen_since_usec;

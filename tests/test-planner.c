@@ -386,13 +386,42 @@ static void test_amount(void)
         ASSERT_OK(planner_plan(&params, &in, &plan));
         ASSERT_PLAN(&plan, &t, "kill:304 kill:301 kill:302 kill:303 freeze:305");
 
-        /* Plenty available, yet critical (PSI stalls, say in a limited cgroup): one app. */
+        /* Plenty available, yet critical (PSI stalls: page-cache thrash, a limited cgroup): one app,
+         * frozen rather than killed, since a kill would return little. */
         in.level = LEVEL_CRITICAL;
         in.mem.mem_available = 8000 * MiB;
         ASSERT_OK(planner_plan(&params, &in, &plan));
         ASSERT_EQ_U64(plan.need_bytes, 0);
-        ASSERT_PLAN(&plan, &t, "kill:301 freeze:304 freeze:305 freeze:302 freeze:303");
-        ASSERT_TRUE(strstr(plan.actions[0].reason, "memory stalls although 8000 MiB is available"));
+        ASSERT_EQ_U64(plan.planned_bytes, 0);
+        ASSERT_PLAN(&plan, &t, "freeze:304 freeze:305 freeze:301 freeze:302 freeze:303");
+        ASSERT_TRUE(strstr(plan.actions[2].reason, "memory stalls although 8000 MiB is available: freeze the top app"));
+
+        /* At emergency, once the top app is frozen already, it is killed. */
+        {
+                AppState st = { .flags = APP_FROZEN };
+                const AppState *saved = in.states;
+                size_t saved_n = in.n_states;
+                PlanCandidate cand;
+
+                for (size_t k = 0; k < plan.n_apps; k++)
+                        if (plan_get_candidate(&plan, &t, k, &cand) >= 0 && cand.pid == 304) /* the top app */
+                                st.key = plan.apps[k].key;
+                in.states = &st;
+                in.n_states = 1;
+                in.level = LEVEL_EMERGENCY;
+                ASSERT_OK(planner_plan(&params, &in, &plan));
+                {
+                        bool killed = false;
+                        for (size_t i = 0; i < plan.n_actions; i++)
+                                if (plan.actions[i].type == PLAN_KILL &&
+                                    strstr(plan.actions[i].reason, "memory stalls although 8000 MiB is available"))
+                                        killed = true;
+                        ASSERT_TRUE(killed);
+                }
+                in.states = saved;
+                in.n_states = saved_n;
+                in.level = LEVEL_CRITICAL;
+        }
 
         /* Elevated and high never kill, whatever the need. */
         in.mem.mem_available = 10 * MiB;
