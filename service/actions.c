@@ -213,6 +213,10 @@ static int do_kill(Actor *a, const Plan *plan, const PlanApp *app, const char *k
         kc->rec.unit = rec->unit ? kc->unit : NULL;
         kc->rec.reason = kc->reason;
 
+        /* The killer's slots hold KILLER_DEFAULT_MAX_PROCS processes; a whole-app kill's
+         * cgroup.kill takes the rest, and a bigger process-by-process app is cut down. */
+        if (n > KILLER_DEFAULT_MAX_PROCS)
+                n = KILLER_DEFAULT_MAX_PROCS;
         r = killer_kill_app(a->killer, key, rec->name, cgroup, a->procs, n, deadline, on_kill_done, kc);
         if (r < 0) {
                 free(kc);
