@@ -42,6 +42,13 @@ memcg_create() {
 		MEMCG_V1=$MEMCG_V1_MOUNT${parent%/}/$name
 		mkdir "$MEMCG_V1" || return 1
 		echo $((limit_mib * 1024 * 1024)) >"$MEMCG_V1/memory.limit_in_bytes" || return 1
+		# No swap for the workload, like memory.swap.max=0 below: if someone
+		# turns on (zram) swap on the machine meanwhile, the test's memory
+		# must not go there (a limit that swaps is not the pressure asked for).
+		echo 0 >"$MEMCG_V1/memory.swappiness" 2>/dev/null || true
+		if [ -w "$MEMCG_V1/memory.memsw.limit_in_bytes" ]; then
+			echo $((limit_mib * 1024 * 1024)) >"$MEMCG_V1/memory.memsw.limit_in_bytes" 2>/dev/null || true
+		fi
 	else
 		echo $((limit_mib * 1024 * 1024)) >"$MEMCG_V2/memory.max" || return 1
 		echo 0 >"$MEMCG_V2/memory.swap.max" 2>/dev/null || true
