@@ -461,6 +461,13 @@ int actor_act_app(Actor *a, const Plan *plan, const ProcTable *table, size_t app
         return execute_one(a, plan, table, &act, now, clock_usec(CLOCK_BOOTTIME), false);
 }
 
+bool actor_is_killing(Actor *a, const AppKey *key)
+{
+        char k[KILLER_KEY_MAX];
+
+        return app_key_to_string(key, k, sizeof(k)) >= 0 && killer_is_killing(a->killer, k);
+}
+
 bool actor_is_frozen(Actor *a, const AppKey *key)
 {
         char k[KILLER_KEY_MAX];

@@ -84,6 +84,8 @@ bool actor_has_state(const Actor *a);
 int actor_act_app(Actor *a, const Plan *plan, const ProcTable *table, size_t app, PlanActionType type,
                   const char *reason);
 bool actor_is_frozen(Actor *a, const AppKey *key);
+/* A kill of this app is in flight (so it is not warned about or hooked again). */
+bool actor_is_killing(Actor *a, const AppKey *key);
 
 /* Switch dry run on or off (a reload); -errno if the freezer cannot be set up. */
 int actor_set_dry_run(Actor *a, bool dry_run);

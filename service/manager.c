@@ -434,6 +434,8 @@ static void before_kills(Manager *m)
 
                 if (act->type != PLAN_KILL && act->type != PLAN_CHECKPOINT)
                         continue;
+                if (actor_is_killing(m->actor, &app->key))
+                        continue; /* hooked when this kill started */
                 hook_facts_init(&f, HOOK_EVENT_BEFORE_KILL);
                 f.level = m->plan.level;
                 f.pid = e->pid;
@@ -478,6 +480,8 @@ static void warn_before_evictions(Manager *m)
                 default:
                         continue;
                 }
+                if (actor_is_killing(m->actor, &app->key))
+                        continue; /* warned when this kill started */
                 if (!any)
                         (void)bus_lowmem_before_eviction(m->bus);
                 any = true;
