@@ -400,10 +400,44 @@ static void reclaim_extra(Actor *a, const Plan *plan, uint64_t now_mono)
         }
 }
 
+void actor_thaw_expired(Actor *a, Level level)
+{
+        char **expired = NULL;
+
+        /* The cap on how long anything stays frozen. */
+        if (!a->freezer || a->opts.max_frozen_usec == 0 ||
+            freezer_expired(a->freezer, clock_usec(CLOCK_MONOTONIC), a->opts.max_frozen_usec, &expired) <= 0) {
+                freezer_keys_free(expired);
+                return;
+        }
+        for (char **k = expired; *k; k++) {
+                ActionRecord rec = { .action = "thaw", .type = PLAN_THAW, .level = level,
+                                     .reason = "frozen for longer than max-frozen-seconds" };
+                const RegistryEntry *e = freezer_get(a->freezer, *k);
+                char name[256] = "";
+                Tracked *t;
+
+                /* Copied: freezer_thaw() frees the registry entry. */
+                if (e) {
+                        snprintf(name, sizeof(name), "%s", e->name ? e->name : *k);
+                        rec.uid = e->uid;
+                        rec.pid = e->n_procs > 0 ? e->procs[0].pid : 0;
+                }
+                rec.name = name;
+                rec.result = freezer_thaw(a->freezer, *k);
+                t = tracked_find(a, *k);
+                if (t) {
+                        t->flags &= ~APP_FROZEN;
+                        tracked_drop_if_idle(a, t);
+                }
+                a->notify(a->userdata, &rec);
+        }
+        freezer_keys_free(expired);
+}
+
 int actor_execute(Actor *a, const Plan *plan, const ProcTable *table, uint64_t trigger_usec, uint64_t now_boot_usec)
 {
         bool killed = false;
-        char **expired = NULL;
         int r, reported = 0;
 
         for (size_t i = 0; i < plan->n_actions; i++) {
@@ -420,30 +454,7 @@ int actor_execute(Actor *a, const Plan *plan, const ProcTable *table, uint64_t t
                 reclaim_extra(a, plan, clock_usec(CLOCK_MONOTONIC));
         prune_idle(a);
 
-        /* The cap on how long anything stays frozen. */
-        if (a->freezer && a->opts.max_frozen_usec > 0 &&
-            freezer_expired(a->freezer, clock_usec(CLOCK_MONOTONIC), a->opts.max_frozen_usec, &expired) > 0) {
-                for (char **k = expired; *k; k++) {
-                        ActionRecord rec = { .action = "thaw", .type = PLAN_THAW, .level = plan->level,
-                                             .reason = "frozen for longer than max-frozen-seconds" };
-                        const RegistryEntry *e = freezer_get(a->freezer, *k);
-                        Tracked *t;
-
-                        if (e) {
-                                rec.name = e->name ? e->name : *k;
-                                rec.uid = e->uid;
-                                rec.pid = e->n_procs > 0 ? e->procs[0].pid : 0;
-                        }
-                        rec.result = freezer_thaw(a->freezer, *k);
-                        t = tracked_find(a, *k);
-                        if (t) {
-                                t->flags &= ~APP_FROZEN;
-                                tracked_drop_if_idle(a, t);
-                        }
-                        a->notify(a->userdata, &rec);
-                }
-        }
-        freezer_keys_free(expired);
+        actor_thaw_expired(a, plan->level);
         return reported;
 }
 

@@ -87,6 +87,9 @@ bool actor_is_frozen(Actor *a, const AppKey *key);
 /* A kill of this app is in flight (so it is not warned about or hooked again). */
 bool actor_is_killing(Actor *a, const AppKey *key);
 
+/* Thaw what was frozen longer than max_frozen_usec (also called when nothing else is planned). */
+void actor_thaw_expired(Actor *a, Level level);
+
 /* Switch dry run on or off (a reload); -errno if the freezer cannot be set up. */
 int actor_set_dry_run(Actor *a, bool dry_run);
 

@@ -530,8 +530,11 @@ static void manager_decide(Manager *m, uint64_t sample_usec, bool level_changed)
                 incident_begin(m->incidents, m->lm.level, &snap);
                 m->incident_pending = false;
         }
-        if (m->plan.n_actions == 0)
+        if (m->plan.n_actions == 0) {
+                if (m->config_valid)
+                        actor_thaw_expired(m->actor, m->lm.level);
                 return;
+        }
 
         if (!m->config_valid) {
                 if (level_changed) {
