@@ -21,10 +21,16 @@ trap cleanup EXIT
 
 memcg_create "memguard-test-pressure-$$" 256 || fail "cannot create test cgroups"
 
-# Faster fall so the test does not wait 10 s per level on the way down.
+# Faster fall so the test does not wait 10 s per level on the way down; and
+# lower thresholds: how much stall this workload makes varies with the
+# machine's load and disk (PSI some 6 % to 40 % measured here), and what is
+# tested is the path from real stall to level, not the default thresholds.
 cat >"$WORK/test.conf" <<CONF
 [levels]
 calm-seconds=2
+elevated=0.05
+high=0.12
+hysteresis=0.02
 CONF
 
 oom_before=$(memcg_oom_kills)
