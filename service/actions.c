@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "time-util.h"
 #include "actions.h"
 #include "cgroup-ctl.h"
 #include "zram.h"
@@ -69,13 +70,6 @@ struct Actor {
         uint64_t last_zram_compact;
         DropCacheLimit drop_limit;
 };
-
-static uint64_t clock_usec(clockid_t id)
-{
-        struct timespec ts;
-        clock_gettime(id, &ts);
-        return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / NSEC_PER_USEC;
-}
 
 static Tracked *tracked_find(Actor *a, const char *key)
 {

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "time-util.h"
 #include "fileio.h"
 #include "freezer.h"
 #include "proc.h"
@@ -47,14 +48,6 @@ static void targets_done(Targets *ts)
 static int pidfd_signal(int pidfd, int sig)
 {
         return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ? -errno : 0;
-}
-
-static uint64_t now_usec(clockid_t c)
-{
-        struct timespec ts;
-
-        clock_gettime(c, &ts);
-        return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / NSEC_PER_USEC;
 }
 
 /* State, ppid and start time from /proc/PID/stat text (parsed from the last ')'). */
@@ -535,8 +528,8 @@ int freezer_freeze(Freezer *f, const char *key, const char *name, uid_t uid, con
                             .uid = uid,
                             .method = FREEZE_METHOD_SIGSTOP,
                             .reason = xstrdup(reason),
-                            .frozen_since = now_usec(CLOCK_REALTIME) / USEC_PER_SEC,
-                            .frozen_since_mono = now_usec(CLOCK_MONOTONIC)};
+                            .frozen_since = clock_usec(CLOCK_REALTIME) / USEC_PER_SEC,
+                            .frozen_since_mono = clock_usec(CLOCK_MONOTONIC)};
         if (cgroup) {
                 freeze_fd = cgroup_prepare(f, cgroup, &ts);
                 if (freeze_fd == -EALREADY)

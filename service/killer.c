@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "time-util.h"
 #include "fileio.h"
 #include "killer.h"
 #include "log.h"
@@ -108,14 +109,6 @@ static int sys_pidfd_send_signal(int pidfd, int sig)
 static int sys_process_mrelease(int pidfd)
 {
         return syscall(__NR_process_mrelease, pidfd, 0) < 0 ? -errno : 0;
-}
-
-static uint64_t now_usec(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / NSEC_PER_USEC;
 }
 
 static void copy_truncated(char *dst, size_t size, const char *src, size_t max)
@@ -306,7 +299,7 @@ static void kill_proc_exited(Kill *kill, size_t i)
         kill->pidfds[i] = safe_close(kill->pidfds[i]);
         kill->n_waiting--;
         r->outcome = kill->escalated ? KILL_PROC_KILLED : KILL_PROC_EXITED_TERM;
-        r->exit_usec = MAX(now_usec() - kill->started, UINT64_C(1));
+        r->exit_usec = MAX(clock_usec(CLOCK_MONOTONIC) - kill->started, UINT64_C(1));
         log_debug("kill %s: PID %d exited (%s)", kill->key, (int)r->pid,
                   kill_proc_outcome_to_string(r->outcome));
 }
@@ -394,7 +387,7 @@ static void kill_escalate(Kill *kill)
                                         (int)p->pid);
         }
 
-        kill_arm(kill, now_usec() + kill->killer->kill_wait);
+        kill_arm(kill, clock_usec(CLOCK_MONOTONIC) + kill->killer->kill_wait);
 }
 
 /* Close everything the kill holds and free the slot. */
@@ -449,7 +442,7 @@ static void kill_finish(Kill *kill, bool cancelled)
                 .name = kill->name,
                 .cgroup = kill->has_cgroup ? kill->cgroup : NULL,
                 .term_deadline_usec = kill->term_deadline,
-                .total_usec = now_usec() - kill->started,
+                .total_usec = clock_usec(CLOCK_MONOTONIC) - kill->started,
                 .cancelled = cancelled,
                 .escalated = kill->escalated,
                 .cgroup_killed = kill->cgroup_killed,
@@ -553,7 +546,7 @@ int killer_kill_app(Killer *k, const char *key, const char *name, const char *cg
         copy_truncated(kill->cgroup, sizeof(kill->cgroup), cgroup, SIZE_MAX);
         kill->has_cgroup = cgroup != NULL;
         kill->populated = -ENOENT;
-        kill->started = now_usec();
+        kill->started = clock_usec(CLOCK_MONOTONIC);
         kill->term_deadline = MIN(term_deadline_usec, KILLER_MAX_TERM_DEADLINE_USEC);
         kill->escalated = kill->cgroup_killed = false;
         kill->cgroup_error = 0;

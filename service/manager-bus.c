@@ -11,18 +11,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "time-util.h"
 #include "cgroup-util.h"
 #include "fileio.h"
 #include "freezer.h"
 #include "log.h"
 #include "manager.h"
-
-static uint64_t clock_usec(clockid_t id)
-{
-        struct timespec ts;
-        clock_gettime(id, &ts);
-        return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / NSEC_PER_USEC;
-}
 
 static void get_state(void *userdata, BusState *ret)
 {

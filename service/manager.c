@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "time-util.h"
 #include "candidates.h"
 #include "cgroup-mem.h"
 #include "cgroup-util.h"
@@ -30,13 +31,6 @@
 
 /* In fast mode the GPU walk (every fd of every process) is the costly part. */
 #define GPU_FAST_INTERVAL_USEC (2 * USEC_PER_SEC)
-
-static uint64_t clock_usec(clockid_t id)
-{
-        struct timespec ts;
-        clock_gettime(id, &ts);
-        return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / NSEC_PER_USEC;
-}
 
 static uint64_t now_usec(void)
 {

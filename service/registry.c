@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "time-util.h"
 #include "build-config.h"
 #include "fileio.h"
 #include "log.h"
@@ -138,18 +139,10 @@ static void grow(void **p, size_t *allocated, size_t need, size_t size)
         *allocated = n;
 }
 
-static uint64_t now_usec(clockid_t c)
-{
-        struct timespec ts;
-
-        clock_gettime(c, &ts);
-        return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / NSEC_PER_USEC;
-}
-
 /* Only memory knows the monotonic stamp; estimate it from the wall clock (0 = "long ago"). */
 static uint64_t mono_from_realtime(uint64_t since_sec)
 {
-        uint64_t now_mono = now_usec(CLOCK_MONOTONIC), now_real = now_usec(CLOCK_REALTIME) / USEC_PER_SEC;
+        uint64_t now_mono = clock_usec(CLOCK_MONOTONIC), now_real = clock_usec(CLOCK_REALTIME) / USEC_PER_SEC;
         uint64_t age;
 
         if (since_sec == 0)
