@@ -6,6 +6,10 @@
  *
  *   scale [-r REPS] [N ...]        (default: 1000 5000 10000, 20 repetitions)
  *
+ * With a BPF build run as root it also times the same through the BPF task
+ * iterator (proc-bpf.h): a full scan (snapshot + a cold table: every process
+ * read from procfs once) and a refresh (snapshot + a warm table).
+ *
  * Prints median and p90 in ms and µs per process in the table, then one line
  * of JSON. The children are killed by PID and reaped on every exit path: at
  * exit, on SIGINT/SIGTERM/SIGHUP, and if this process dies anyway they get
@@ -25,6 +29,7 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "proc-bpf.h"
 #include "proc.h"
 
 #define CHILD_LIFETIME_SEC 600
@@ -146,6 +151,40 @@ static int time_refreshes(int procfd, const ProcScanFilter *f, unsigned reps, St
         return 0;
 }
 
+/* Snapshot + merge into a cold (empty) table, or into a warm one. */
+static int time_bpf(ProcBpf *b, int procfd, const ProcScanFilter *f, bool warm, unsigned reps, Stats *ret)
+{
+        _cleanup_free_ uint64_t *usec = calloc(reps, sizeof(uint64_t));
+        _cleanup_(proc_snapshot_done) ProcSnapshot snap = {};
+        _cleanup_(proc_table_done) ProcTable t = {};
+        size_t procs = 0;
+        int r;
+
+        for (unsigned i = 0; i < reps; i++) {
+                uint64_t t0;
+
+                if (!warm || i == 0) {
+                        proc_table_done(&t);
+                        t = (ProcTable){ .pidfd_supported = true };
+                }
+                if (warm && i == 0) {
+                        if ((r = proc_bpf_snapshot(b, &snap)) < 0 ||
+                            (r = proc_table_refresh_snapshot(procfd, f, &snap, &t)) < 0)
+                                return r;
+                }
+                t0 = now_usec();
+                r = proc_bpf_snapshot(b, &snap);
+                if (r >= 0)
+                        r = proc_table_refresh_snapshot(procfd, f, &snap, &t);
+                usec[i] = now_usec() - t0;
+                if (r < 0)
+                        return r;
+                procs = t.n;
+        }
+        *ret = stats_of(usec, reps, procs);
+        return 0;
+}
+
 static void raise_nofile(size_t want)
 {
         struct rlimit rl;
@@ -179,6 +218,8 @@ int main(int argc, char **argv)
 {
         size_t sizes[MAX_SIZES] = { 1000, 5000, 10000 }, n_sizes = 3, max_n = 0;
         Stats scan[MAX_SIZES], scan_nopidfd[MAX_SIZES], refresh[MAX_SIZES], uid_miss[MAX_SIZES];
+        Stats bpf_scan[MAX_SIZES], bpf_refresh[MAX_SIZES];
+        ProcBpf *bpf = NULL;
         const ProcScanFilter all = { .mode = PROC_SCAN_ALL, .open_pidfds = true };
         const ProcScanFilter all_nopidfd = { .mode = PROC_SCAN_ALL };
         const ProcScanFilter nobody = { .mode = PROC_SCAN_UID, .uid = 4242, .open_pidfds = true };
@@ -222,6 +263,10 @@ int main(int argc, char **argv)
         uname(&u);
         printf("proc table scale benchmark: kernel %s, %ld CPUs, %u repetitions\n", u.release,
                sysconf(_SC_NPROCESSORS_ONLN), reps);
+        r = proc_bpf_new(procfd, &bpf);
+        if (r < 0)
+                printf("BPF task iterator: unavailable (%s), procfs only\n",
+                       r == -EOPNOTSUPP ? "not built" : strerror(-r));
 
         for (size_t s = 0; s < n_sizes; s++) {
                 if (spawn_until(sizes[s], max_n) < 0)
@@ -245,6 +290,15 @@ int main(int argc, char **argv)
                 print_row("full scan (no pidfds)", &scan_nopidfd[s]);
                 print_row("uid scan, no match", &uid_miss[s]);
                 print_row("refresh (pidfds)", &refresh[s]);
+                if (bpf) {
+                        if ((r = time_bpf(bpf, procfd, &all, false, reps, &bpf_scan[s])) < 0 ||
+                            (r = time_bpf(bpf, procfd, &all, true, reps, &bpf_refresh[s])) < 0) {
+                                fprintf(stderr, "BPF scan failed: %s\n", strerror(-r));
+                                return 1;
+                        }
+                        print_row("full scan (BPF)", &bpf_scan[s]);
+                        print_row("refresh (BPF)", &bpf_refresh[s]);
+                }
                 fflush(stdout);
         }
 
@@ -255,10 +309,15 @@ int main(int argc, char **argv)
                 json_stats("scan", &scan[s], 0);
                 json_stats("scan_nopidfd", &scan_nopidfd[s], 0);
                 json_stats("scan_uid_nomatch", &uid_miss[s], 0);
-                json_stats("refresh", &refresh[s], 1);
+                json_stats("refresh", &refresh[s], !bpf);
+                if (bpf) {
+                        json_stats("scan_bpf", &bpf_scan[s], 0);
+                        json_stats("refresh_bpf", &bpf_refresh[s], 1);
+                }
                 printf("}");
         }
         printf("]}\n");
+        proc_bpf_free(bpf);
         close(procfd);
         return 0;
 }

@@ -68,6 +68,7 @@ Manager *manager_free(Manager *m)
         free(m->state_dir);
         plan_done(&m->plan);
         proc_table_done(&m->table);
+        proc_bpf_free(m->proc_bpf);
         sd_event_unref(m->event);
         config_done(&m->config);
         free(m->self_cgroup);
@@ -313,6 +314,55 @@ static ProcScanFilter manager_filter(const Manager *m)
         return (ProcScanFilter){ .mode = PROC_SCAN_ALL, .open_pidfds = true };
 }
 
+/*
+ * Bring the process table up to date: from one BPF snapshot where that works
+ * (whole machine or one user, the real /proc, root), else from procfs.
+ */
+static int manager_refresh_table(Manager *m, const ProcScanFilter *f)
+{
+        int r;
+
+        if (!m->proc_bpf_tried) {
+                m->proc_bpf_tried = true;
+                if (f->mode != PROC_SCAN_CGROUP && !m->opts.proc_root) {
+                        r = proc_bpf_new(m->procfd, &m->proc_bpf);
+                        if (r >= 0)
+                                log_info("process table: refreshed from a BPF task iterator");
+                        else if (r == -EOPNOTSUPP)
+                                log_info("process table: reading /proc (built without BPF)");
+                        else
+                                log_info_errno(r, "process table: reading /proc (BPF task iterator unavailable: %m)");
+                }
+        }
+        if (m->proc_bpf) {
+                _cleanup_(proc_snapshot_done) ProcSnapshot snap = {};
+
+                r = proc_bpf_snapshot(m->proc_bpf, &snap);
+                if (r >= 0)
+                        r = proc_table_refresh_snapshot(m->procfd, f, &snap, &m->table);
+                if (r >= 0) {
+                        m->table_loaded = true;
+                        return 0;
+                }
+                if (r == -EMFILE || r == -ENFILE || r == -ENOMEM) /* procfs would fail the same way */
+                        return log_warning_errno(r, "cannot refresh the process table: %m");
+                log_warning_errno(r, "BPF process snapshot failed, reading /proc from now on: %m");
+                m->proc_bpf = proc_bpf_free(m->proc_bpf);
+        }
+
+        if (!m->table_loaded) {
+                r = proc_table_scan_at(m->procfd, f, &m->table);
+                if (r < 0)
+                        return log_error_errno(r, "cannot read the process table: %m");
+                m->table_loaded = true;
+                return 0;
+        }
+        r = proc_table_refresh_at(m->procfd, f, &m->table);
+        if (r < 0)
+                return log_warning_errno(r, "cannot refresh the process table: %m");
+        return 0;
+}
+
 int manager_plan(Manager *m, Level level)
 {
         ProcScanFilter f = manager_filter(m);
@@ -322,16 +372,9 @@ int manager_plan(Manager *m, Level level)
         PlannerInput in;
         int r;
 
-        if (!m->table_loaded) {
-                r = proc_table_scan_at(m->procfd, &f, &m->table);
-                if (r < 0)
-                        return log_error_errno(r, "cannot read the process table: %m");
-                m->table_loaded = true;
-        } else {
-                r = proc_table_refresh_at(m->procfd, &f, &m->table);
-                if (r < 0)
-                        return log_warning_errno(r, "cannot refresh the process table: %m");
-        }
+        r = manager_refresh_table(m, &f);
+        if (r < 0)
+                return r;
 
         if (!m->last_sample.has_mem) {
                 r = meminfo_read_at(m->procfd, &m->last_sample.mem);

@@ -26,6 +26,7 @@
 #include "level.h"
 #include "planner.h"
 #include "pressure.h"
+#include "proc-bpf.h"
 #include "proc.h"
 
 typedef struct ManagerOptions {
@@ -80,6 +81,8 @@ typedef struct Manager {
         char *scope_cgroup;      /* the --scope cgroup path relative to the mount, or NULL */
         ProcTable table;
         bool table_loaded;
+        ProcBpf *proc_bpf;       /* the BPF task iterator, when it works here */
+        bool proc_bpf_tried;
         Plan plan;
         NeverTargetContext never;
         Actor *actor;

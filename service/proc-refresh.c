@@ -232,6 +232,44 @@ static int append_new(int procfd, pid_t pid, const ProcScanFilter *filter, ProcT
         return r;
 }
 
+/* Sort a table by pid if a caller reordered it: the merges need it sorted. */
+static void table_sort(ProcTable *t)
+{
+        for (size_t k = 1; k < t->n; k++)
+                if (t->entries[k - 1].pid > t->entries[k].pid) {
+                        qsort(t->entries, t->n, sizeof(ProcEntry), entry_compare);
+                        return;
+                }
+}
+
+static void new_table_init(NewTable *nt, size_t n, const ProcTable *t, unsigned char **ret_fate)
+{
+        /* Each listed PID yields at most one entry. */
+        nt->allocated = MAX(n, (size_t)1);
+        nt->entries = reallocarray(NULL, nt->allocated, sizeof(ProcEntry));
+        nt->own = malloc(nt->allocated);
+        *ret_fate = calloc(MAX(t->n, (size_t)1), 1); /* FATE_DROP */
+        if (!nt->entries || !nt->own || !*ret_fate)
+                abort();
+}
+
+/* Replace t's entries by nt's: nothing can fail here. */
+static void new_table_commit(NewTable *nt, const unsigned char *fate, ProcTable *t)
+{
+        for (size_t k = 0; k < t->n; k++) {
+                if (fate[k] == FATE_DROP)
+                        proc_entry_done(&t->entries[k]);
+                else if (fate[k] == FATE_KEEP_PIDFD)
+                        proc_entry_free_strings(&t->entries[k]);
+        }
+        free(t->entries);
+        free(nt->own);
+        t->entries = TAKE_PTR(nt->entries);
+        t->n = nt->n;
+        t->allocated = nt->allocated;
+        *nt = (NewTable){};
+}
+
 int proc_table_refresh_at(int procfd, const ProcScanFilter *filter, ProcTable *t)
 {
         _cleanup_(new_table_abort) NewTable nt = {};
@@ -247,24 +285,11 @@ int proc_table_refresh_at(int procfd, const ProcScanFilter *filter, ProcTable *t
         if (r < 0)
                 return r;
 
-        /* Callers may have reordered the table; the merge needs it by pid. */
-        for (size_t k = 1; k < t->n; k++)
-                if (t->entries[k - 1].pid > t->entries[k].pid) {
-                        qsort(t->entries, t->n, sizeof(ProcEntry), entry_compare);
-                        break;
-                }
-
+        table_sort(t);
         r = proc_list_pids(procfd, &pids, &n_pids);
         if (r < 0)
                 return r;
-
-        /* Each listed PID yields at most one entry. */
-        nt.allocated = MAX(n_pids, (size_t)1);
-        nt.entries = reallocarray(NULL, nt.allocated, sizeof(ProcEntry));
-        nt.own = malloc(nt.allocated);
-        fate = calloc(MAX(t->n, (size_t)1), 1); /* FATE_DROP */
-        if (!nt.entries || !nt.own || !fate)
-                abort();
+        new_table_init(&nt, n_pids, t, &fate);
         now = boot_ticks_now();
 
         while (j < n_pids) {
@@ -297,17 +322,127 @@ int proc_table_refresh_at(int procfd, const ProcScanFilter *filter, ProcTable *t
                 j++;
         }
 
-        /* Commit: nothing can fail from here on. */
-        for (size_t k = 0; k < t->n; k++) {
-                if (fate[k] == FATE_DROP)
-                        proc_entry_done(&t->entries[k]);
-                else if (fate[k] == FATE_KEEP_PIDFD)
-                        proc_entry_free_strings(&t->entries[k]);
+        new_table_commit(&nt, fate, t);
+        return 0;
+}
+
+/* What the snapshot says, into a kept or new entry. */
+static void entry_set_snapshot(ProcEntry *e, const ProcSnapshotEntry *s, uint64_t total_pages)
+{
+        proc_entry_set_stat(e, &s->stat);
+        e->uid = s->uid;
+        e->rss_anon = s->rss_anon;
+        e->rss_file = s->rss_file;
+        e->rss_shmem = s->rss_shmem;
+        e->swap = s->swap;
+        e->oom_score_adj = s->oom_score_adj;
+        e->oom_score = e->kthread ? 0 : proc_oom_score_compute(s, total_pages, page_size());
+        e->exec_id = s->exec_id;
+        e->cgroup_id = s->cgroup_id;
+}
+
+/* Is old still the process the snapshot describes, unchanged but for its figures? */
+static bool snapshot_same(const ProcEntry *old, const ProcSnapshotEntry *s, uint64_t now)
+{
+        return s->stat.start_time == old->start_time && s->exec_id == old->exec_id &&
+               s->cgroup_id == old->cgroup_id && strcmp(s->stat.comm, old->comm) == 0 &&
+               now >= s->stat.start_time && now - s->stat.start_time >= PROC_REFRESH_SETTLE_SEC * clock_ticks_per_sec();
+}
+
+/* A process not kept: read it in full from procfd (1 appended, 0 skipped, -errno fatal). */
+static int snapshot_read(int procfd, const ProcScanFilter *filter, const ProcSnapshotEntry *s, const ProcEntry *old,
+                         uint64_t total_pages, ProcTable *t, NewTable *nt, unsigned char *ret_fate)
+{
+        _cleanup_close_ int dfd = -1;
+        ProcEntry e;
+        int r;
+
+        if (filter->mode == PROC_SCAN_UID && s->uid != filter->uid)
+                return 0;
+        if (!old) {
+                r = proc_read_new(procfd, s->pid, filter, t, &e);
+                if (r <= 0)
+                        return r;
+                nt->own[nt->n] = OWN_ALL;
+        } else {
+                /* The same process, exec'd, moved or young: fresh strings, same pidfd. */
+                dfd = proc_open_pid_dir(procfd, s->pid);
+                if (dfd < 0)
+                        return proc_skip(s->pid, dfd);
+                r = proc_read_full(dfd, s->pid, filter, &e);
+                if (r <= 0)
+                        return proc_skip(s->pid, r);
+                e.pidfd = old->pidfd;
+                nt->own[nt->n] = OWN_STRINGS;
+                *ret_fate = FATE_KEEP_PIDFD;
         }
-        free(t->entries);
-        t->entries = TAKE_PTR(nt.entries);
-        t->n = nt.n;
-        t->allocated = nt.allocated;
-        nt.n = 0;
+        if (e.start_time != s->stat.start_time) {
+                /* The PID was reused after the snapshot: that process is new next time. */
+                if (nt->own[nt->n] == OWN_ALL)
+                        proc_entry_done(&e);
+                else {
+                        proc_entry_free_strings(&e);
+                        *ret_fate = FATE_DROP;
+                }
+                return 0;
+        }
+        /* The snapshot's figures and stamps: an exec or a move after the
+         * snapshot shows as a changed stamp next time and is read again. */
+        entry_set_snapshot(&e, s, total_pages);
+        nt->entries[nt->n++] = e;
+        return 1;
+}
+
+int proc_table_refresh_snapshot(int procfd, const ProcScanFilter *filter, const ProcSnapshot *snap, ProcTable *t)
+{
+        _cleanup_(new_table_abort) NewTable nt = {};
+        _cleanup_free_ unsigned char *fate = NULL;
+        size_t i = 0;
+        uint64_t now;
+        int r;
+
+        if (!t || !snap || (procfd < 0 && procfd != AT_FDCWD))
+                return -EINVAL;
+        r = proc_filter_validate(filter);
+        if (r < 0)
+                return r;
+        if (filter->mode == PROC_SCAN_CGROUP)
+                return -EOPNOTSUPP;
+        for (size_t k = 1; k < snap->n; k++)
+                if (snap->entries[k - 1].pid >= snap->entries[k].pid)
+                        return -EINVAL;
+
+        table_sort(t);
+        new_table_init(&nt, snap->n, t, &fate);
+        now = boot_ticks_now();
+
+        for (size_t j = 0; j < snap->n; j++) {
+                const ProcSnapshotEntry *s = &snap->entries[j];
+                const ProcEntry *old = NULL;
+
+                while (i < t->n && t->entries[i].pid < s->pid)
+                        i++; /* not in the snapshot: exited */
+                if (i < t->n && t->entries[i].pid == s->pid) {
+                        old = &t->entries[i++];
+                        if (old->start_time != s->stat.start_time)
+                                old = NULL; /* the PID names a new process now: old is dropped */
+                }
+                if (old && snapshot_same(old, s, now)) {
+                        if (filter->mode == PROC_SCAN_UID && s->uid != filter->uid)
+                                continue; /* dropped */
+                        ProcEntry e = *old; /* shares strings and pidfd */
+                        entry_set_snapshot(&e, s, snap->total_pages);
+                        nt.entries[nt.n] = e;
+                        nt.own[nt.n++] = OWN_NONE;
+                        fate[old - t->entries] = FATE_KEEP;
+                        continue;
+                }
+                r = snapshot_read(procfd, filter, s, old, snap->total_pages, t, &nt,
+                                  old ? &fate[old - t->entries] : &(unsigned char){ 0 });
+                if (r < 0)
+                        return r;
+        }
+
+        new_table_commit(&nt, fate, t);
         return 0;
 }

@@ -257,3 +257,31 @@ void proc_table_done(ProcTable *t)
         t->entries = NULL;
         t->n = t->allocated = 0;
 }
+
+void proc_snapshot_done(ProcSnapshot *s)
+{
+        if (!s)
+                return;
+        free(s->entries);
+        *s = (ProcSnapshot){};
+}
+
+int proc_oom_score_compute(const ProcSnapshotEntry *s, uint64_t total_pages, uint64_t page_size)
+{
+        int64_t points, adj, total;
+
+        /* oom_badness(): LONG_MIN (shown as 0) for OOM_SCORE_ADJ_MIN, kernel
+         * threads, init and processes without an mm. */
+        if (!s || !s->has_mm || s->oom_score_adj <= -1000 || s->pid == 1 || (s->stat.flags & PROC_PF_KTHREAD) ||
+            total_pages == 0 || page_size == 0 || total_pages > INT64_MAX / 2000)
+                return 0;
+        total = (int64_t)total_pages;
+        points = (int64_t)((s->rss_anon + s->rss_file + s->rss_shmem + s->swap + s->pgtables) / page_size);
+        adj = (int64_t)s->oom_score_adj * (total / 1000);
+        points += adj;
+        /* proc_oom_score(): (1000 + badness * 1000 / totalpages) * 2 / 3 */
+        if (points > total * 2)
+                points = total * 2;
+        points = (1000 + points * 1000 / total) * 2 / 3;
+        return (int)CLAMP(points, (int64_t)0, (int64_t)2000);
+}

@@ -49,6 +49,10 @@ typedef struct ProcEntry {
         int oom_score_adj;
 
         int pidfd;              /* -1 if pidfd_open is unavailable or failed */
+
+        /* Known only from a snapshot (proc_table_refresh_snapshot); 0 otherwise. */
+        uint32_t exec_id;       /* the kernel's self_exec_id: changes with every exec */
+        uint64_t cgroup_id;     /* the cgroup v2 directory's id */
 } ProcEntry;
 
 /* An empty entry: note pidfd -1, so proc_entry_done() never closes fd 0. */
@@ -148,6 +152,53 @@ int proc_table_scan_at(int procfd, const ProcScanFilter *filter, ProcTable *ret)
  */
 #define PROC_REFRESH_SETTLE_SEC 5
 int proc_table_refresh_at(int procfd, const ProcScanFilter *filter, ProcTable *t);
+
+/*
+ * A snapshot: what stat, status and oom_score_adj say for every process at
+ * once, from a source that reads them all in one go (the BPF task iterator
+ * of proc-bpf.c). Sorted by pid; kernel threads included.
+ */
+typedef struct ProcSnapshotEntry {
+        pid_t pid;
+        ProcStat stat;          /* comm, state, ppid, flags, threads, start_time (rss_pages unset) */
+        uid_t uid;
+        uint32_t exec_id;
+        uint64_t cgroup_id;
+        uint64_t rss_anon, rss_file, rss_shmem, swap; /* bytes */
+        uint64_t pgtables;      /* bytes */
+        int oom_score_adj;
+        bool has_mm;
+} ProcSnapshotEntry;
+
+typedef struct ProcSnapshot {
+        ProcSnapshotEntry *entries;
+        size_t n, allocated;
+        uint64_t total_pages;   /* RAM + swap in pages: oom_score's scale */
+} ProcSnapshot;
+
+void proc_snapshot_done(ProcSnapshot *s);
+
+/*
+ * The kernel's oom_score for a process (fs/proc/base.c proc_oom_score and
+ * mm/oom_kill.c oom_badness of Linux 5.9 to 6.x): its RSS, swap and page
+ * tables, adjusted by oom_score_adj, scaled to 0-1000 with 666 for none.
+ * Only used to break ties in the ranking.
+ */
+int proc_oom_score_compute(const ProcSnapshotEntry *s, uint64_t total_pages, uint64_t page_size);
+
+/*
+ * proc_table_refresh_at(), but the cheap part comes from a snapshot instead
+ * of per-process files: a kept entry (same pid and start time, no exec since:
+ * same exec_id and comm, same cgroup id, older than PROC_REFRESH_SETTLE_SEC)
+ * is updated from the snapshot alone, with no /proc read at all. New, exec'd
+ * and moved processes are read in full from procfd, as a scan does. A
+ * process in procfd's listing but not in the snapshot, or the other way
+ * round, is treated as exited or new. Only for PROC_SCAN_ALL and
+ * PROC_SCAN_UID (-EOPNOTSUPP for a cgroup filter: the snapshot has no cgroup
+ * paths). On failure the table is left as it was.
+ */
+int proc_table_refresh_snapshot(int procfd, const ProcScanFilter *filter, const ProcSnapshot *snap,
+                                ProcTable *t);
 
 /* Binary search of a sorted table; NULL if pid is not in it. */
 ProcEntry *proc_table_find(const ProcTable *t, pid_t pid);

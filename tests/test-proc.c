@@ -703,6 +703,153 @@ static void test_refresh(void)
         rm_rf_at(AT_FDCWD, tmpl);
 }
 
+/* ---- refresh from a snapshot (the BPF path's merge), on a tree built here ---------------------- */
+
+static ProcSnapshotEntry snap_of(const FakeProc *p, uint32_t exec_id, uint64_t cgroup_id)
+{
+        ProcSnapshotEntry s = {
+                .pid = p->pid,
+                .uid = p->uid,
+                .exec_id = exec_id,
+                .cgroup_id = cgroup_id,
+                .rss_anon = p->anon_kb * 1024,
+                .rss_file = p->file_kb * 1024,
+                .rss_shmem = p->shmem_kb * 1024,
+                .oom_score_adj = p->adj,
+                .has_mm = !(p->flags & PROC_PF_KTHREAD),
+        };
+        snprintf(s.stat.comm, sizeof(s.stat.comm), "%s", p->comm);
+        s.stat.state = p->state ?: 'S';
+        s.stat.ppid = 1;
+        s.stat.flags = p->flags;
+        s.stat.threads = p->threads ?: 1;
+        s.stat.start_time = p->start;
+        return s;
+}
+
+static void test_refresh_snapshot(void)
+{
+        char tmpl[] = "/tmp/test-proc-XXXXXX";
+        _cleanup_close_ int root = -1;
+        _cleanup_(proc_table_done) ProcTable t = { .pidfd_supported = true };
+        FakeProc p[] = {
+                { .pid = 10, .comm = "steady", .start = 100, .uid = 1000, .anon_kb = 400, .cmdline = "steady",
+                  .exe = "/usr/bin/steady", .cgroup = "/app-gnome-org.example.Steady-1.scope" },
+                { .pid = 20, .comm = "execs", .start = 100, .uid = 1000, .cmdline = "python3 a.py",
+                  .exe = "/usr/bin/python3" },
+                { .pid = 30, .comm = "moves", .start = 100, .uid = 1000, .cmdline = "moves", .cgroup = "/a.scope" },
+                { .pid = 40, .comm = "exits", .start = 100, .uid = 1000, .cmdline = "exits" },
+                { .pid = 50, .comm = "root", .start = 100, .uid = 0, .cmdline = "root" },
+                { .pid = 95, .comm = "kworker/0:1", .flags = PROC_PF_KTHREAD, .start = 100 },
+        };
+        ProcSnapshotEntry s[8];
+        ProcSnapshot snap = { .entries = s, .total_pages = 1000000 };
+        const char *steady_cmdline;
+        ProcEntry *e;
+
+        ASSERT_TRUE(mkdtemp(tmpl));
+        root = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ASSERT_TRUE(root >= 0);
+        for (size_t i = 0; i < ELEMENTSOF(p); i++) {
+                fake_proc_write(root, &p[i]);
+                s[i] = snap_of(&p[i], 1, 7);
+        }
+        snap.n = ELEMENTSOF(p);
+
+        /* Cold: every process read in full from the tree, figures and stamps from the snapshot. */
+        s[0].rss_anon = 123 * 4096; /* the snapshot wins over status for the figures */
+        ASSERT_OK(proc_table_refresh_snapshot(root, &filter_all, &snap, &t));
+        ASSERT_EQ_INT(t.n, 6);
+        e = proc_table_find(&t, 10);
+        ASSERT_STREQ(e->cmdline, "steady");
+        ASSERT_STREQ(e->app_id, "org.example.Steady");
+        ASSERT_EQ_U64(e->rss_anon, 123 * 4096);
+        ASSERT_EQ_INT(e->exec_id, 1);
+        ASSERT_EQ_U64(e->cgroup_id, 7);
+        ASSERT_TRUE(e->oom_score > 0);
+        ASSERT_TRUE(proc_table_find(&t, 95)->kthread);
+        steady_cmdline = e->cmdline;
+
+        /* Warm: the files change under every process, but only what the snapshot
+         * says changed is read again. */
+        for (size_t i = 0; i < ELEMENTSOF(p); i++) {
+                p[i].cmdline = "rewritten";
+                fake_proc_write(root, &p[i]);
+        }
+        s[0].rss_anon = 9000 * 4096;
+        s[0].stat.threads = 4;
+        s[0].oom_score_adj = 500;
+        s[1].exec_id = 2;               /* 20 exec'd: same comm, new cmdline */
+        s[2].cgroup_id = 8;             /* 30 moved to another cgroup */
+        write_at(root, "30/cgroup", "0::/b.scope\n");
+        s[3] = s[4];                    /* 40 exited: not in the snapshot */
+        s[4] = s[5];
+        s[5] = snap_of(&(FakeProc){ .pid = 96, .comm = "new", .start = 150, .uid = 1000 }, 1, 7);
+        fake_proc_write(root, &(FakeProc){ .pid = 96, .comm = "new", .start = 150, .uid = 1000, .cmdline = "new" });
+        /* 97 is in the snapshot, but its PID was reused before it was read: skipped this time. */
+        s[6] = snap_of(&(FakeProc){ .pid = 97, .comm = "gone", .start = 160, .uid = 1000 }, 1, 7);
+        fake_proc_write(root, &(FakeProc){ .pid = 97, .comm = "other", .start = 170, .uid = 1000 });
+        snap.n = 7;
+        ASSERT_OK(proc_table_refresh_snapshot(root, &filter_all, &snap, &t));
+        {
+                static const pid_t want[] = { 10, 20, 30, 50, 95, 96 };
+                assert_pids(&t, want, ELEMENTSOF(want));
+        }
+        e = proc_table_find(&t, 10);
+        ASSERT_TRUE(e->cmdline == steady_cmdline); /* kept, not re-read */
+        ASSERT_EQ_U64(e->rss_anon, 9000 * 4096);
+        ASSERT_EQ_INT(e->threads, 4);
+        ASSERT_EQ_INT(e->oom_score_adj, 500);
+        e = proc_table_find(&t, 20);
+        ASSERT_STREQ(e->cmdline, "rewritten");
+        ASSERT_EQ_INT(e->exec_id, 2);
+        e = proc_table_find(&t, 30);
+        ASSERT_STREQ(e->cgroup, "/b.scope");
+        ASSERT_EQ_U64(e->cgroup_id, 8);
+        ASSERT_STREQ(proc_table_find(&t, 96)->cmdline, "new");
+
+        /* A uid filter drops by the snapshot's uid, without reading. */
+        ASSERT_OK(proc_table_refresh_snapshot(root, &(ProcScanFilter){ .mode = PROC_SCAN_UID, .uid = 1000 },
+                                              &snap, &t));
+        ASSERT_TRUE(!proc_table_find(&t, 50));
+        ASSERT_TRUE(proc_table_find(&t, 10));
+
+        /* A cgroup filter needs paths the snapshot lacks; bad snapshots change nothing. */
+        {
+                size_t n = t.n;
+                ProcEntry *entries = t.entries;
+                ASSERT_ERR(proc_table_refresh_snapshot(root, &(ProcScanFilter){ .mode = PROC_SCAN_CGROUP,
+                                                                                 .cgroup = "/" },
+                                                       &snap, &t),
+                           -EOPNOTSUPP);
+                s[1].pid = 5; /* not sorted */
+                ASSERT_ERR(proc_table_refresh_snapshot(root, &filter_all, &snap, &t), -EINVAL);
+                ASSERT_TRUE(t.n == n && t.entries == entries);
+        }
+
+        close(TAKE_FD(root));
+        rm_rf_at(AT_FDCWD, tmpl);
+}
+
+static void test_oom_score_compute(void)
+{
+        ProcSnapshotEntry s = { .pid = 100, .has_mm = true };
+
+        /* The kernel's formula: (1000 + points * 1000 / total) * 2 / 3, points in pages. */
+        ASSERT_EQ_INT(proc_oom_score_compute(&s, 1000, 4096), 666);
+        s.rss_anon = 500 * 4096;
+        ASSERT_EQ_INT(proc_oom_score_compute(&s, 1000, 4096), 1000);
+        s.oom_score_adj = 1000;
+        ASSERT_EQ_INT(proc_oom_score_compute(&s, 1000, 4096), 1666);
+        s.oom_score_adj = -500; /* 500 - 500 pages */
+        ASSERT_EQ_INT(proc_oom_score_compute(&s, 1000, 4096), 666);
+        s.oom_score_adj = -1000;
+        ASSERT_EQ_INT(proc_oom_score_compute(&s, 1000, 4096), 0);
+        s.oom_score_adj = 0;
+        s.stat.flags = PROC_PF_KTHREAD;
+        ASSERT_EQ_INT(proc_oom_score_compute(&s, 1000, 4096), 0);
+}
+
 /* ---- real processes --------------------------------------------------------------------------- */
 
 static int sys_pidfd_send_signal(int pidfd, int sig)
@@ -1105,6 +1252,8 @@ int main(void)
         RUN(test_fixture_filters);
         RUN(test_fixture_pss_and_verify);
         RUN(test_refresh);
+        RUN(test_refresh_snapshot);
+        RUN(test_oom_score_compute);
         RUN(test_real_self);
         RUN(test_real_hostile_comm);
         RUN(test_real_refresh);
