@@ -33,12 +33,16 @@ void proc_entry_set_stat(ProcEntry *e, const ProcStat *st);
 void proc_entry_set_status(ProcEntry *e, const ProcStatus *s);
 void proc_entry_free_strings(ProcEntry *e);
 
-/* Read everything but the pidfd. 1 and *ret filled; 0 if filtered out; -errno. */
-int proc_read_full(int dfd, pid_t pid, const ProcScanFilter *filter, ProcEntry *ret);
+/* Read everything but the pidfd. 1 and *ret filled; 0 if filtered out; -errno.
+ * With `known` (a snapshot's entry), only what the snapshot lacks: cgroup, exe,
+ * cmdline, and stat to check the start time (-ESRCH if it differs). */
+int proc_read_full(int dfd, pid_t pid, const ProcScanFilter *filter, const ProcSnapshotEntry *known,
+                   ProcEntry *ret);
 /* Open e's pidfd and check it names the process that was read. 1, or -ESRCH, or -errno. */
 int proc_attach_pidfd(int dfd, ProcTable *t, ProcEntry *e);
 /* Full read of a process not yet in the table: 1 and *ret filled, 0 skipped, -errno fatal. */
-int proc_read_new(int procfd, pid_t pid, const ProcScanFilter *filter, ProcTable *t, ProcEntry *ret);
+int proc_read_new(int procfd, pid_t pid, const ProcScanFilter *filter, const ProcSnapshotEntry *known,
+                  ProcTable *t, ProcEntry *ret);
 
 /* Sorted PIDs of the numeric entries of procfd. */
 int proc_list_pids(int procfd, pid_t **ret, size_t *ret_n);

@@ -287,12 +287,50 @@ void proc_entry_set_status(ProcEntry *e, const ProcStatus *s)
         e->swap = s->swap;
 }
 
-int proc_read_full(int dfd, pid_t pid, const ProcScanFilter *filter, ProcEntry *ret)
+/*
+ * What a snapshot lacks: the cgroup, exe and cmdline, plus stat to check
+ * that the PID still names the process the snapshot saw (the caller takes the
+ * figures from the snapshot). Filters are the caller's (uid) or unsupported
+ * (cgroup), see proc_table_refresh_snapshot().
+ */
+static int read_details(int dfd, pid_t pid, const ProcScanFilter *filter, const ProcSnapshotEntry *known,
+                        ProcEntry *ret)
+{
+        _cleanup_(proc_entry_done) ProcEntry e = { .pid = pid, .pidfd = -1 };
+        ProcStat st;
+        int r;
+
+        r = proc_read_stat_at(dfd, &st);
+        if (r < 0)
+                return r;
+        if (st.start_time != known->stat.start_time)
+                return -ESRCH; /* the PID was reused since the snapshot */
+        proc_entry_set_stat(&e, &st);
+        r = proc_read_cgroup_at(dfd, filter, &e.cgroup);
+        if (r <= 0)
+                return r;
+        if (!e.kthread) {
+                e.exe = proc_read_exe_at(dfd);
+                r = read_cmdline_at(dfd, &e.cmdline);
+                if (r < 0)
+                        return r;
+        }
+        (void)proc_unit_from_cgroup(e.cgroup, &e.unit, &e.app_id);
+        *ret = e;
+        e = (ProcEntry){ .pidfd = -1 };
+        return 1;
+}
+
+int proc_read_full(int dfd, pid_t pid, const ProcScanFilter *filter, const ProcSnapshotEntry *known,
+                   ProcEntry *ret)
 {
         _cleanup_(proc_entry_done) ProcEntry e = { .pid = pid, .pidfd = -1 };
         ProcStatus status = {};
         ProcStat st;
         int r;
+
+        if (known)
+                return read_details(dfd, pid, filter, known, ret);
 
         if (filter->mode == PROC_SCAN_UID) {
                 struct stat sb;
@@ -412,7 +450,8 @@ int proc_skip(pid_t pid, int r)
         return 0;
 }
 
-int proc_read_new(int procfd, pid_t pid, const ProcScanFilter *filter, ProcTable *t, ProcEntry *ret)
+int proc_read_new(int procfd, pid_t pid, const ProcScanFilter *filter, const ProcSnapshotEntry *known,
+                  ProcTable *t, ProcEntry *ret)
 {
         _cleanup_(proc_entry_done) ProcEntry e = { .pidfd = -1 };
         _cleanup_close_ int dfd = -1;
@@ -421,7 +460,7 @@ int proc_read_new(int procfd, pid_t pid, const ProcScanFilter *filter, ProcTable
         dfd = proc_open_pid_dir(procfd, pid);
         if (dfd < 0)
                 return proc_skip(pid, dfd);
-        r = proc_read_full(dfd, pid, filter, &e);
+        r = proc_read_full(dfd, pid, filter, known, &e);
         if (r == 0)
                 return 0; /* filtered out */
         if (r < 0)

@@ -167,7 +167,7 @@ static int refresh_one(int procfd, const ProcScanFilter *filter, const ProcEntry
         }
 
         if (exec || now < st.start_time || now - st.start_time < PROC_REFRESH_SETTLE_SEC * clock_ticks_per_sec()) {
-                r = proc_read_full(dfd, old->pid, filter, &e);
+                r = proc_read_full(dfd, old->pid, filter, NULL, &e);
                 if (r == 0)
                         return REFRESH_FILTERED;
                 if (r < 0)
@@ -226,7 +226,7 @@ static int append_new(int procfd, pid_t pid, const ProcScanFilter *filter, ProcT
 {
         int r;
 
-        r = proc_read_new(procfd, pid, filter, t, &nt->entries[nt->n]);
+        r = proc_read_new(procfd, pid, filter, NULL, t, &nt->entries[nt->n]);
         if (r > 0)
                 nt->own[nt->n++] = OWN_ALL;
         return r;
@@ -360,7 +360,7 @@ static int snapshot_read(int procfd, const ProcScanFilter *filter, const ProcSna
         if (filter->mode == PROC_SCAN_UID && s->uid != filter->uid)
                 return 0;
         if (!old) {
-                r = proc_read_new(procfd, s->pid, filter, t, &e);
+                r = proc_read_new(procfd, s->pid, filter, s, t, &e);
                 if (r <= 0)
                         return r;
                 nt->own[nt->n] = OWN_ALL;
@@ -369,7 +369,7 @@ static int snapshot_read(int procfd, const ProcScanFilter *filter, const ProcSna
                 dfd = proc_open_pid_dir(procfd, s->pid);
                 if (dfd < 0)
                         return proc_skip(s->pid, dfd);
-                r = proc_read_full(dfd, s->pid, filter, &e);
+                r = proc_read_full(dfd, s->pid, filter, s, &e);
                 if (r <= 0)
                         return proc_skip(s->pid, r);
                 e.pidfd = old->pidfd;

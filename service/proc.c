@@ -129,7 +129,7 @@ int proc_table_scan_at(int procfd, const ProcScanFilter *filter, ProcTable *ret)
                 abort();
 
         for (size_t i = 0; i < n_pids; i++) {
-                r = proc_read_new(procfd, pids[i], filter, &t, &t.entries[t.n]);
+                r = proc_read_new(procfd, pids[i], filter, NULL, &t, &t.entries[t.n]);
                 if (r < 0)
                         return r;
                 if (r > 0)
