@@ -74,6 +74,9 @@ int cgroup_mem_read_v2(const char *mount, const char *dir, CgroupMem *ret)
         r = read_stat_key(fd, "inactive_file", &c.inactive_file);
         if (r < 0 && r != -ENOENT)
                 return r;
+        r = read_stat_key(fd, "active_file", &c.active_file);
+        if (r < 0 && r != -ENOENT)
+                return r;
 
         /* The effective limit is the smallest memory.max on the way up. */
         while (strlen(path) > mlen) {
@@ -112,6 +115,9 @@ int cgroup_mem_read_v1(const char *dir, CgroupMem *ret)
         r = read_stat_key(fd, "total_inactive_file", &c.inactive_file);
         if (r < 0 && r != -ENOENT)
                 return r;
+        r = read_stat_key(fd, "total_active_file", &c.active_file);
+        if (r < 0 && r != -ENOENT)
+                return r;
         *ret = c;
         return 0;
 }
@@ -122,8 +128,10 @@ void cgroup_mem_to_meminfo(const CgroupMem *c, const MemInfo *sys, MemInfo *ret)
 
         if (c->limit != UINT64_MAX && c->limit > 0) {
                 uint64_t avail = c->usage >= c->limit ? 0 : c->limit - c->usage;
+                uint64_t file = MIN(c->inactive_file, c->usage);
 
-                avail = MIN(avail + MIN(c->inactive_file, c->usage), c->limit);
+                file += MIN(c->active_file / 2, c->usage - file);
+                avail = MIN(avail + file, c->limit);
                 m.mem_total = MIN(c->limit, sys->mem_total);
                 m.mem_available = MIN(MIN(avail, m.mem_total), sys->mem_available);
         }
