@@ -157,7 +157,8 @@ int main(void)
         ASSERT_OK(proc_table_refresh_snapshot(procfd, &all, &snap, &t));
         ASSERT_STREQ(proc_table_find(&t, child)->comm, "sleep");
         ASSERT_STREQ(proc_table_find(&t, child)->cmdline, "sleep 60");
-        ASSERT_TRUE(proc_table_find(&t, child)->pidfd >= 0);
+        /* A pidfd where pidfd_open works (valgrind 3.19 lacks it: then none, and the table says so). */
+        ASSERT_EQ_INT(proc_table_find(&t, child)->pidfd >= 0, t.pidfd_supported);
 
         /* Gone from the next snapshot once it exits. */
         ASSERT_OK(kill(child, SIGKILL));
