@@ -15,6 +15,7 @@
 #include "time-util.h"
 #include "candidates.h"
 #include "cgroup-mem.h"
+#include "cgroup-stall.h"
 #include "cgroup-util.h"
 #include "freezer.h"
 #include "build-config.h"
@@ -363,9 +364,50 @@ static int manager_refresh_table(Manager *m, const ProcScanFilter *f)
         return 0;
 }
 
+/*
+ * Where a stall comes from (cgroup-stall.h), for the planner's answer to a
+ * stall without memory shortage: the cgroups below the managed root whose
+ * own stall is at least half of the root's (and 1 % at least). NULL when
+ * unknown (no cgroup2, no PSI sample).
+ */
+static char **manager_stall_cgroups(Manager *m)
+{
+        _cleanup_close_ int fd = -1;
+        double threshold;
+        char **list;
+        int r;
+
+        if (!m->v2_mount || !m->last_sample.has_psi)
+                return NULL;
+        fd = m->scope_fd >= 0 ? fcntl(m->scope_fd, F_DUPFD_CLOEXEC, 3)
+                              : open(m->v2_mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return NULL;
+        threshold = MAX(1.0, m->last_sample.psi.some.avg10 / 2);
+        r = cg_stall_find_at(fd, m->scope_cgroup ? m->scope_cgroup : "/", threshold, 64, &list);
+        if (r < 0) {
+                log_debug_errno(r, "cannot tell where the stall comes from: %m");
+                return NULL;
+        }
+        if (log_get_max_level() >= LOG_DEBUG) {
+                _cleanup_free_ char *joined = NULL;
+                size_t len = 0;
+                FILE *f = open_memstream(&joined, &len);
+
+                if (f) {
+                        for (char **p = list; *p; p++)
+                                fprintf(f, "%s%s", p == list ? "" : ",", *p);
+                        fclose(f);
+                        log_debug("stall threshold=%.1f%% in=%s", threshold, strempty(joined));
+                }
+        }
+        return list;
+}
+
 int manager_plan(Manager *m, Level level)
 {
         ProcScanFilter f = manager_filter(m);
+        char **stall = NULL;
         PlannerForeground fg;
         const AppState *states = NULL;
         size_t n_states = 0;
@@ -412,7 +454,15 @@ int manager_plan(Manager *m, Level level)
                 actor_last_kill(m->actor, &in.last_kill_usec, &in.last_kill_expected_bytes);
                 in.last_thaw_usec = actor_last_thaw(m->actor);
         }
-        return planner_plan(&m->config.planner, &in, &m->plan);
+        /* Only a stall at critical and above is answered by freezing. */
+        if (level >= LEVEL_CRITICAL)
+                stall = manager_stall_cgroups(m);
+        in.stall_cgroups = stall;
+        r = planner_plan(&m->config.planner, &in, &m->plan);
+        for (char **p = stall; p && *p; p++)
+                free(*p);
+        free(stall);
+        return r;
 }
 
 /*

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgroup-stall.h"
 #include "macro.h"
 #include "planner-internal.h"
 
@@ -175,6 +176,23 @@ static bool graced(const Planning *c, size_t k)
         return c->plan->apps[k].young && !(c->in->level >= LEVEL_EMERGENCY && k == c->largest);
 }
 
+/* The cgroup the stall comes from that app a has a process in; "" if unknown, NULL if none. */
+static const char *app_in_stall(const Planning *c, const PlanApp *a)
+{
+        const ProcEntry *e = c->in->table->entries;
+
+        if (!c->in->stall_cgroups)
+                return "";
+        for (size_t m = 0; m < a->n_members; m++) {
+                const ProcEntry *p = &e[c->plan->members[a->first_member + m]];
+                const char *where = cg_stall_match(c->in->stall_cgroups, p->cgroup);
+
+                if (where)
+                        return where;
+        }
+        return NULL;
+}
+
 /* At critical and emergency: kill in rank order until the expected return covers the need. */
 static void plan_kills(Planning *c)
 {
@@ -210,9 +228,13 @@ static void plan_kills(Planning *c)
                         /*
                          * Tasks stall although memory is available (thrashing page
                          * cache, a cgroup limit): killing returns little, stopping the
-                         * load is what helps. Freeze the top app instead; kill only at
-                         * emergency, once it is frozen already.
+                         * load is what helps. Freeze the top app among those where the
+                         * stall is (not the machine's largest app because a container
+                         * thrashes against its own limit); kill only at emergency, once
+                         * it is frozen already.
                          */
+                        if (force_one && !app_in_stall(c, a))
+                                continue;
                         if (force_one && allows(a, RULE_ACTION_FREEZE)) {
                                 if (!(a->state & APP_FROZEN)) {
                                         a->planned |= 1u << PLAN_FREEZE;
@@ -271,12 +293,15 @@ static void emit_growth_stops(Planning *c)
                         if (!(a->planned & (1u << order[o])))
                                 continue;
                         a->planned &= ~(1u << order[o]); /* plan_add() sets it again */
-                        if (order[o] == PLAN_FREEZE && a->stall_freeze)
+                        if (order[o] == PLAN_FREEZE && a->stall_freeze) {
+                                const char *where = app_in_stall(c, a);
+
                                 plan_add(c, order[o], k,
-                                         "level %s: memory stalls although %llu MiB is available: freeze the "
-                                         "top app to stop its load rather than kill it",
-                                         level_name(c), mib(c->in->mem.mem_available));
-                        else if (order[o] == PLAN_FREEZE && a->prefer_freeze && c->in->level == LEVEL_CRITICAL &&
+                                         "level %s: memory stalls%s%s although %llu MiB is available: freeze "
+                                         "the top app there to stop its load rather than kill it",
+                                         level_name(c), where && *where ? " in " : "", where ? where : "",
+                                         mib(c->in->mem.mem_available));
+                        } else if (order[o] == PLAN_FREEZE && a->prefer_freeze && c->in->level == LEVEL_CRITICAL &&
                                  allows(a, RULE_ACTION_KILL))
                                 plan_add(c, order[o], k,
                                          "level %s: frozen rather than killed (prefer-freeze)",

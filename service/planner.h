@@ -175,6 +175,10 @@ typedef struct PlannerInput {
         uint64_t last_kill_usec; /* 0 = never */
         uint64_t last_kill_expected_bytes;
         uint64_t last_thaw_usec; /* 0 = never */
+        /* Where a stall comes from (cgroup-stall.h): a stall without memory
+         * shortage is answered only on apps in these cgroups. NULL = unknown
+         * (no cgroup v2): any app. */
+        char *const *stall_cgroups;
 } PlannerInput;
 
 typedef struct PlanApp {

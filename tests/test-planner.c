@@ -434,6 +434,89 @@ static void test_amount(void)
         rules_done(&rs);
 }
 
+/* The pids of the apps the plan freezes or kills ("freeze:402 kill:401"), leaving caps and throttles out. */
+static const char *stops_str(const Plan *p, const ProcTable *t)
+{
+        static char buf[256];
+        size_t n = 0;
+
+        buf[0] = 0;
+        for (size_t i = 0; i < p->n_actions && n < sizeof(buf) - 32; i++)
+                if (p->actions[i].type == PLAN_FREEZE || p->actions[i].type == PLAN_KILL)
+                        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s:%d", n ? " " : "",
+                                              p->actions[i].type == PLAN_FREEZE ? "freeze" : "kill",
+                                              (int)t->entries[p->apps[p->actions[i].app].leader].pid);
+        return buf;
+}
+
+/* A stall without shortage is answered where it comes from, not on the machine's largest app. */
+static void test_stall_attribution(void)
+{
+        Fixture f = {};
+        PlannerParams params;
+        RuleSet rs;
+        Plan plan;
+        ProcTable t;
+        PlannerInput in;
+        char *limited[] = { "/limited.slice", NULL }, *nowhere[] = { "/other.slice", NULL };
+
+        planner_params_default(&params);
+        load_rules(&rs);
+        plan_init(&plan);
+        add(&f, 401, "/usr/bin/big", "/user.slice/user-1000.slice/user@1000.service/app.slice/app-big-1.scope",
+            1000, 0);
+        add(&f, 402, "/usr/bin/build", "/limited.slice/app-build-2.scope", 200, 0);
+        t = table(&f);
+        in = input(LEVEL_CRITICAL, &t, &rs, 8000);
+
+        /* Unknown (no cgroup v2): the top app, as before. */
+        ASSERT_OK(planner_plan(&params, &in, &plan));
+        ASSERT_STREQ(stops_str(&plan, &t), "freeze:401");
+
+        /* The stall is in /limited.slice: its app is frozen, the larger one is left alone. */
+        in.stall_cgroups = limited;
+        ASSERT_OK(planner_plan(&params, &in, &plan));
+        ASSERT_STREQ(stops_str(&plan, &t), "freeze:402");
+        {
+                bool said = false;
+                for (size_t k = 0; k < plan.n_actions; k++)
+                        said |= strstr(plan.actions[k].reason,
+                                       "memory stalls in /limited.slice although 8000 MiB is available") != NULL;
+                ASSERT_TRUE(said);
+        }
+
+        /* At emergency the frozen stalling app may be killed, still not the other one. */
+        {
+                AppState st = { .flags = APP_FROZEN };
+                for (size_t k = 0; k < plan.n_apps; k++)
+                        if (t.entries[plan.apps[k].leader].pid == 402)
+                                st.key = plan.apps[k].key;
+                in.states = &st;
+                in.n_states = 1;
+                in.level = LEVEL_EMERGENCY;
+                ASSERT_OK(planner_plan(&params, &in, &plan));
+                ASSERT_STREQ(stops_str(&plan, &t), "kill:402");
+                in.states = NULL;
+                in.n_states = 0;
+                in.level = LEVEL_CRITICAL;
+        }
+
+        /* The stall is in a cgroup none of our apps is in: nothing is frozen or killed for it. */
+        in.stall_cgroups = nowhere;
+        ASSERT_OK(planner_plan(&params, &in, &plan));
+        for (size_t k = 0; k < plan.n_actions; k++)
+                ASSERT_TRUE(plan.actions[k].type != PLAN_FREEZE && plan.actions[k].type != PLAN_KILL);
+
+        /* A real shortage is not a stall question: kills go by rank wherever the apps are. */
+        in.mem.mem_available = 500 * MiB;
+        ASSERT_OK(planner_plan(&params, &in, &plan));
+        ASSERT_TRUE(plan.n_actions > 0 && plan.actions[0].type == PLAN_KILL);
+        ASSERT_EQ_INT(t.entries[plan.apps[plan.actions[0].app].leader].pid, 401);
+
+        plan_done(&plan);
+        rules_done(&rs);
+}
+
 static void test_checkpoint(void)
 {
         Fixture f = {};
@@ -995,6 +1078,7 @@ int main(void)
         RUN(test_level_tables);
         RUN(test_ranking_permutations);
         RUN(test_amount);
+        RUN(test_stall_attribution);
         RUN(test_checkpoint);
         RUN(test_whole_apps);
         RUN(test_sessions_never_one_unit);
