@@ -161,6 +161,15 @@ typedef struct PlannerForeground {
         size_t n_pids;
 } PlannerForeground;
 
+/* An app memguard checkpointed (checkpointer.h) and may restore at normal. */
+typedef struct PlanCheckpoint {
+        const char *id;
+        const char *name; /* or NULL */
+        uid_t uid;
+        uint64_t bytes;   /* what it held: what restoring it takes */
+        uint64_t created; /* CLOCK_REALTIME seconds: the oldest is restored first */
+} PlanCheckpoint;
+
 typedef struct PlannerInput {
         Level level;
         MemInfo mem;
@@ -175,6 +184,9 @@ typedef struct PlannerInput {
         uint64_t last_kill_usec; /* 0 = never */
         uint64_t last_kill_expected_bytes;
         uint64_t last_thaw_usec; /* 0 = never */
+        const PlanCheckpoint *checkpoints; /* restorable checkpoints (may be NULL) */
+        size_t n_checkpoints;
+        uint64_t last_restore_usec; /* 0 = never */
 } PlannerInput;
 
 typedef struct PlanApp {
