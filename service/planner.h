@@ -87,6 +87,14 @@
  * Order: the foreground app, then the most important (lowest priority
  * number), then the longest frozen.
  *
+ * Restore. At normal, once no frozen app waits to be thawed, checkpointed
+ * apps (PlannerInput.checkpoints) are restored like thaws: oldest checkpoint
+ * first, at most one per cycle, no sooner than thaw_interval_usec after the
+ * previous restore, and only while MemAvailable minus what the thaws of this
+ * plan need minus what the app held (its bytes) and thaw_reserve_bytes stays
+ * above headroom_percent[normal]. Restores are listed in Plan.restores,
+ * apart from Plan.actions (a checkpointed app has no process in the table).
+ *
  * A Plan points into the table and the rules it was made from: keep them
  * alive while the plan is used.
  *
@@ -233,6 +241,13 @@ typedef struct PlanAction {
         char reason[PLAN_REASON_MAX];
 } PlanAction;
 
+typedef struct PlanRestore {
+        size_t checkpoint; /* index into PlannerInput.checkpoints */
+        char reason[PLAN_REASON_MAX];
+} PlanRestore;
+
+#define PLAN_MAX_RESTORES 1 /* per cycle */
+
 typedef struct Plan {
         Level level;
         uint64_t need_bytes;    /* how much must come back to reach the headroom target */
@@ -244,6 +259,8 @@ typedef struct Plan {
         size_t *members;     /* table indices, grouped by app */
         PlanAction *actions; /* in the order to carry them out */
         size_t n_actions;
+        PlanRestore restores[PLAN_MAX_RESTORES]; /* checkpoints to restore, after the actions */
+        size_t n_restores;
 
         /* Scratch, sized to the table; grown only when it grows. */
         size_t capacity;
