@@ -599,6 +599,21 @@ const CheckpointRecord *checkpointer_get(Checkpointer *c, const char *id)
         return checkpoint_set_find(&c->set, id);
 }
 
+static bool restorable(Checkpointer *c, const CheckpointRecord *rec)
+{
+        return rec->state == CHECKPOINT_DUMPED && rec->boot_id && c->boot_id[0] &&
+               strcmp(rec->boot_id, c->boot_id) == 0 && !job_restoring(c, rec->id);
+}
+
+size_t checkpointer_n_restorable(Checkpointer *c)
+{
+        size_t n = 0;
+
+        for (size_t i = 0; c && i < c->set.n; i++)
+                n += restorable(c, &c->set.records[i]);
+        return n;
+}
+
 int checkpointer_restorable(Checkpointer *c, const PlanCheckpoint **ret, size_t *ret_n)
 {
         size_t n = 0;
@@ -608,8 +623,7 @@ int checkpointer_restorable(Checkpointer *c, const PlanCheckpoint **ret, size_t 
         for (size_t i = 0; i < c->set.n; i++) {
                 const CheckpointRecord *rec = &c->set.records[i];
 
-                if (rec->state != CHECKPOINT_DUMPED || !rec->boot_id || !c->boot_id[0] ||
-                    strcmp(rec->boot_id, c->boot_id) != 0 || job_restoring(c, rec->id))
+                if (!restorable(c, rec))
                         continue;
                 c->view[n++] = (PlanCheckpoint){
                         .id = rec->id,

@@ -135,5 +135,8 @@ const CheckpointRecord *checkpointer_get(Checkpointer *c, const char *id);
  */
 int checkpointer_restorable(Checkpointer *c, const PlanCheckpoint **ret, size_t *ret_n);
 
+/* How many checkpointer_restorable() would list, without building the list. */
+size_t checkpointer_n_restorable(Checkpointer *c);
+
 /* Apply the drop policy now (also run by itself, see above). Returns how many were dropped. */
 int checkpointer_cleanup(Checkpointer *c);

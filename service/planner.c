@@ -44,6 +44,7 @@ const char *plan_action_to_string(PlanActionType t)
                 [PLAN_THAW] = "thaw",
                 [PLAN_CHECKPOINT] = "checkpoint",
                 [PLAN_KILL] = "kill",
+                [PLAN_RESTORE] = "restore",
         };
         return (unsigned)t < _PLAN_ACTION_MAX ? names[t] : NULL;
 }
@@ -393,6 +394,7 @@ static void plan_restores(Planning *c, uint64_t avail)
         if (avail < c->target_bytes + cost)
                 return; /* the oldest first: never skip ahead */
         plan->restores[0].checkpoint = i;
+        snprintf(plan->restores[0].id, sizeof(plan->restores[0].id), "%s", in->checkpoints[i].id);
         snprintf(plan->restores[0].reason, sizeof(plan->restores[0].reason),
                  "level normal: restore checkpoint %s, %llu MiB available after it, target %llu MiB",
                  in->checkpoints[i].id, mib(avail - cost), mib(c->target_bytes));

@@ -229,6 +229,7 @@ typedef enum PlanActionType {
         PLAN_THAW,
         PLAN_CHECKPOINT,
         PLAN_KILL,
+        PLAN_RESTORE, /* only in Plan.restores and the actor's records, never in Plan.actions */
         _PLAN_ACTION_MAX,
 } PlanActionType;
 
@@ -243,6 +244,7 @@ typedef struct PlanAction {
 
 typedef struct PlanRestore {
         size_t checkpoint; /* index into PlannerInput.checkpoints */
+        char id[64];       /* its id (copied: the plan outlives the input's list) */
         char reason[PLAN_REASON_MAX];
 } PlanRestore;
 
