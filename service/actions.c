@@ -843,6 +843,11 @@ int actor_set_dry_run(Actor *a, bool dry_run)
         return 0;
 }
 
+void actor_set_checkpointer(Actor *a, struct Checkpointer *c)
+{
+        a->opts.checkpointer = c;
+}
+
 struct Freezer *actor_freezer(Actor *a)
 {
         return a->freezer;

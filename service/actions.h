@@ -107,6 +107,9 @@ void actor_thaw_expired(Actor *a, Level level);
 /* Switch dry run on or off (a reload); -errno if the freezer cannot be set up. */
 int actor_set_dry_run(Actor *a, bool dry_run);
 
+/* Use this checkpointer from now on (borrowed; NULL: checkpoints are kills). */
+void actor_set_checkpointer(Actor *a, struct Checkpointer *c);
+
 /* The freezer, for the bus's FrozenProcesses property. */
 struct Freezer *actor_freezer(Actor *a);
 

@@ -16,6 +16,7 @@
 #include "candidates.h"
 #include "cgroup-mem.h"
 #include "cgroup-util.h"
+#include "checkpointer.h"
 #include "freezer.h"
 #include "build-config.h"
 #include "registry.h"
@@ -54,6 +55,7 @@ Manager *manager_free(Manager *m)
         sd_event_source_disable_unref(m->timer);
         manager_bus_stop(m);
         actor_free(m->actor);
+        checkpointer_free(m->checkpointer); /* after the actor, which borrows it */
         hook_runner_free(m->hooks);
         free(m->fg_app_id);
         free(m->fg_own_app_id);
@@ -368,7 +370,10 @@ int manager_plan(Manager *m, Level level)
         if (m->actor) {
                 actor_last_kill(m->actor, &in.last_kill_usec, &in.last_kill_expected_bytes);
                 in.last_thaw_usec = actor_last_thaw(m->actor);
+                in.last_restore_usec = actor_last_restore(m->actor);
         }
+        if (m->checkpointer && level == LEVEL_NORMAL)
+                (void)checkpointer_restorable(m->checkpointer, &in.checkpoints, &in.n_checkpoints);
         return planner_plan(&m->config.planner, &in, &m->plan);
 }
 
@@ -524,7 +529,7 @@ static void manager_decide(Manager *m, uint64_t sample_usec, bool level_changed)
                 incident_begin(m->incidents, m->lm.level, &snap);
                 m->incident_pending = false;
         }
-        if (m->plan.n_actions == 0) {
+        if (m->plan.n_actions == 0 && m->plan.n_restores == 0) {
                 if (m->config_valid)
                         actor_thaw_expired(m->actor, m->lm.level);
                 return;
@@ -823,6 +828,7 @@ int manager_reload(Manager *m, char **ret_error)
         log_info("configuration reloaded");
         if (m->bus)
                 bus_properties_changed(m->bus, BUS_PROP_DRY_RUN);
+        (void)manager_checkpoint_setup(m); /* the new config's planner params start without checkpoints */
 
         if (memcmp(&old_trigger, &m->config.trigger, sizeof(old_trigger)) != 0) {
                 m->fallback_logged = false;
@@ -912,6 +918,8 @@ int manager_start(Manager *m)
                 if (r < 0)
                         log_warning_errno(r, "cannot keep incident reports in %s: %m", incidents);
         }
+        if (m->config_valid)
+                (void)manager_checkpoint_setup(m);
         r = hook_runner_new(m->event, m->config.hooks.timeout_usec, 4, true, &m->hooks);
         if (r < 0)
                 log_warning_errno(r, "hooks unavailable: %m");

@@ -83,6 +83,8 @@ typedef struct Manager {
         Plan plan;
         NeverTargetContext never;
         Actor *actor;
+        struct Checkpointer *checkpointer; /* NULL: checkpoints are kills (checkpoint=false, no criu, ...) */
+        bool checkpoint_off_logged;        /* why checkpoints are off was said */
         char *registry_path;
         uint64_t last_decision;  /* CLOCK_MONOTONIC */
 
@@ -147,6 +149,9 @@ void manager_bus_stop(Manager *m);
 void manager_bus_sample(Manager *m);
 void manager_bus_level_changed(Manager *m, Level old, Level new);
 void manager_bus_action(Manager *m, const ActionRecord *rec);
+
+/* manager-actions.c: checkpoints (at start and after a reload; says once why they are off). */
+int manager_checkpoint_setup(Manager *m);
 
 /* The registry path for --thaw-all and the actor (--state-dir, or the mode's runtime dir). */
 int manager_registry_path(bool system_mode, const char *state_dir, char **ret);

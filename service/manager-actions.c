@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The manager's wiring of the two optional last resorts: checkpoints with
+ * criu (checkpointer.h) and emergency hibernation through logind
+ * (hibernate.h). Both are off by default and both say once, at start or
+ * reload, why they are off when they were asked for.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "build-config.h"
+#include "checkpointer.h"
+#include "hooks.h"
+#include "log.h"
+#include "manager.h"
+
+static void checkpoint_off(Manager *m, const char *why)
+{
+        char f_why[600];
+
+        m->config.planner.checkpoint = false;
+        if (m->checkpoint_off_logged)
+                return;
+        m->checkpoint_off_logged = true;
+        snprintf(f_why, sizeof(f_why), "why=%s", why);
+        log_struct(LOG_WARNING, "checkpoints unavailable: planned checkpoints are kills", f_why, NULL);
+}
+
+static void on_checkpoint_ready(void *userdata, bool available, const char *why)
+{
+        Manager *m = userdata;
+        char f_why[CHECKPOINT_SUMMARY_MAX + 80], f_criu[4200];
+        char text[CHECKPOINT_SUMMARY_MAX + 80];
+
+        m->config.planner.checkpoint = available && m->config.actions.checkpoint && m->config_valid;
+        snprintf(f_criu, sizeof(f_criu), "criu=%s", checkpointer_criu_path(m->checkpointer));
+        if (available) {
+                snprintf(f_why, sizeof(f_why), "check=%s", why);
+                log_struct(LOG_NOTICE, "checkpoints available", f_criu, f_why, NULL);
+                return;
+        }
+        m->checkpoint_off_logged = false; /* this is news: say it */
+        snprintf(text, sizeof(text), "criu check failed (%s)", why);
+        checkpoint_off(m, text);
+}
+
+/* Whether checkpoints can work here at all, before criu is asked. */
+static const char *checkpoint_blocker(Manager *m)
+{
+        if (!ENABLE_CRIU)
+                return "memguard was built without CRIU support (-Dcriu=disabled)";
+        if (!m->opts.system_mode)
+                return "checkpoints need system mode (criu runs as root)";
+        if (geteuid() != 0)
+                return "checkpoints need root";
+        if (!m->state_dir)
+                return "no state directory for the images";
+        return NULL;
+}
+
+int manager_checkpoint_setup(Manager *m)
+{
+        _cleanup_free_ char *dir = NULL, *index = NULL;
+        const char *blocker;
+        char why[512];
+        int r;
+
+        m->config.planner.checkpoint = false;
+        if (m->checkpointer) {
+                /* Already running: a reload keeps it (criu= applies at the next start). */
+                r = checkpointer_available(m->checkpointer, NULL);
+                m->config.planner.checkpoint = r > 0 && m->config.actions.checkpoint;
+                return 0;
+        }
+        blocker = checkpoint_blocker(m);
+        if (blocker) {
+                if (m->config.actions.checkpoint)
+                        checkpoint_off(m, blocker);
+                return 0;
+        }
+        if (asprintf(&dir, "%s/checkpoints", m->state_dir) < 0 || asprintf(&index, "%s/" CHECKPOINT_INDEX, dir) < 0)
+                abort();
+        /* Without checkpoint=true, only to restore (and drop) what an earlier run checkpointed. */
+        if (!m->config.actions.checkpoint && access(index, F_OK) < 0)
+                return 0;
+
+        r = checkpointer_new(&(CheckpointerOptions){
+                                     .event = m->event,
+                                     .dir = dir,
+                                     .criu = m->config.actions.criu ? m->config.actions.criu : "criu",
+                                     .timeout_usec = m->config.actions.checkpoint_timeout_usec,
+                                     .keep = m->config.actions.checkpoint_keep,
+                                     .max_age_usec = m->config.actions.checkpoint_max_age_usec,
+                                     .ready = on_checkpoint_ready,
+                                     .userdata = m,
+                             },
+                             &m->checkpointer);
+        if (r < 0) {
+                if (r == -ENOENT)
+                        snprintf(why, sizeof(why), "criu not found (criu=%s, PATH=%s)",
+                                 m->config.actions.criu ? m->config.actions.criu : "criu", HOOK_PATH);
+                else
+                        snprintf(why, sizeof(why), "cannot use %s: %s", dir, STRERROR(r));
+                if (m->config.actions.checkpoint)
+                        checkpoint_off(m, why);
+                else
+                        log_warning("checkpoints of an earlier run cannot be restored: %s", why);
+                return r;
+        }
+        if (m->actor)
+                actor_set_checkpointer(m->actor, m->checkpointer);
+        log_debug("checkpoints: %s, criu %s, asking `criu check`", dir, checkpointer_criu_path(m->checkpointer));
+        return 0;
+}
