@@ -13,9 +13,11 @@
 
 #include "build-config.h"
 #include "checkpointer.h"
+#include "hibernate.h"
 #include "hooks.h"
 #include "log.h"
 #include "manager.h"
+#include "time-util.h"
 
 static void checkpoint_off(Manager *m, const char *why)
 {
@@ -114,4 +116,102 @@ int manager_checkpoint_setup(Manager *m)
                 actor_set_checkpointer(m->actor, m->checkpointer);
         log_debug("checkpoints: %s, criu %s, asking `criu check`", dir, checkpointer_criu_path(m->checkpointer));
         return 0;
+}
+
+/* ---- emergency hibernation ---- */
+
+void manager_hibernate_setup(Manager *m)
+{
+        const char *why = NULL;
+
+        if (!m->config.actions.hibernate) {
+                m->hibernate_off_logged = false;
+                return;
+        }
+        if (!m->opts.system_mode)
+                why = "user mode: only the system service may hibernate the machine";
+        else if (m->scope)
+                why = "a scope is managed (--scope or scope=), not the whole machine";
+        if (why && !m->hibernate_off_logged) {
+                char f_why[256];
+                snprintf(f_why, sizeof(f_why), "why=%s", why);
+                log_struct(LOG_NOTICE, "hibernate=true does not apply", f_why, NULL);
+                m->hibernate_off_logged = true;
+        }
+        if (!why && !m->hibernator)
+                m->hibernator = hibernator_new();
+}
+
+static void hibernate_event(Manager *m, const char *action, const char *reason, bool dry_run, int error)
+{
+        Event ev = {
+                .action = action,
+                .reason = reason,
+                .dry_run = dry_run,
+                .error = error,
+        };
+
+        ev.figures[ev.n_figures++] = EVENT_FIGURE_U64("level", (uint64_t)m->lm.level);
+        ev.figures[ev.n_figures++] = EVENT_FIGURE_DOUBLE("score", m->last.score);
+        (void)eventlog_append(m->eventlog, &ev);
+}
+
+static void on_hibernate_done(void *userdata, int result, const char *what)
+{
+        hibernate_event(userdata, "hibernate-result", what, false, result);
+}
+
+void manager_hibernate_check(Manager *m)
+{
+        HibernateParams p = {
+                .enabled = m->config.actions.hibernate,
+                .after_usec = m->config.actions.hibernate_after_usec,
+                .interval_usec = m->config.actions.hibernate_interval_usec,
+        };
+        uint64_t now = clock_usec(CLOCK_BOOTTIME), last_kill, last_kill_bytes;
+        bool dry_run = m->opts.dry_run || m->config.dry_run;
+        HibernateInput in;
+        char why[256];
+        int r;
+
+        if (!p.enabled || m->lm.level != LEVEL_EMERGENCY)
+                return;
+        if (m->emergency_since == 0)
+                m->emergency_since = now; /* started at emergency */
+
+        in = (HibernateInput){
+                .level = m->plan.level,
+                .system_mode = m->opts.system_mode,
+                .scoped = m->scope != NULL,
+                .acting = m->config_valid,
+                .now_usec = now,
+                .emergency_since_usec = m->emergency_since,
+                .last_request_usec = m->last_hibernate,
+                .need_bytes = m->plan.need_bytes,
+                .planned_bytes = m->plan.planned_bytes,
+        };
+        for (size_t i = 0; i < m->plan.n_actions; i++) {
+                PlanActionType t = m->plan.actions[i].type;
+                in.n_evictions += t == PLAN_KILL || t == PLAN_CHECKPOINT || t == PLAN_FREEZE;
+        }
+        if (m->actor) {
+                actor_last_kill(m->actor, &last_kill, &last_kill_bytes);
+                if (last_kill && now < last_kill + m->config.planner.kill_cooldown_usec) {
+                        in.inflight_bytes = last_kill_bytes;
+                        in.n_evictions++;
+                }
+        }
+        if (hibernate_decide(&p, &in, why, sizeof(why)) != HIBERNATE_NOW)
+                return;
+
+        m->last_hibernate = now;
+        if (dry_run) {
+                hibernate_event(m, "hibernate", why, true, 0);
+                return;
+        }
+        r = m->hibernator ? hibernator_request(m->hibernator, bus_connection(m->bus), on_hibernate_done, m)
+                          : -EOPNOTSUPP;
+        hibernate_event(m, "hibernate", why, false, r);
+        if (r == -ENOTCONN)
+                log_warning("cannot hibernate: no system bus connection");
 }

@@ -17,6 +17,7 @@
 #include "cgroup-mem.h"
 #include "cgroup-util.h"
 #include "checkpointer.h"
+#include "hibernate.h"
 #include "freezer.h"
 #include "build-config.h"
 #include "registry.h"
@@ -56,6 +57,7 @@ Manager *manager_free(Manager *m)
         manager_bus_stop(m);
         actor_free(m->actor);
         checkpointer_free(m->checkpointer); /* after the actor, which borrows it */
+        hibernator_free(m->hibernator);
         hook_runner_free(m->hooks);
         free(m->fg_app_id);
         free(m->fg_own_app_id);
@@ -529,6 +531,8 @@ static void manager_decide(Manager *m, uint64_t sample_usec, bool level_changed)
                 incident_begin(m->incidents, m->lm.level, &snap);
                 m->incident_pending = false;
         }
+        if (m->config_valid)
+                manager_hibernate_check(m);
         if (m->plan.n_actions == 0 && m->plan.n_restores == 0) {
                 if (m->config_valid)
                         actor_thaw_expired(m->actor, m->lm.level);
@@ -652,6 +656,8 @@ int manager_sample(Manager *m)
         m->last_sample = s;
         manager_bus_sample(m);
         if (changed) {
+                /* For the hibernation decision: how long emergency has lasted. */
+                m->emergency_since = new == LEVEL_EMERGENCY ? clock_usec(CLOCK_BOOTTIME) : 0;
                 log_level_change(m, old, new);
                 manager_level_records(m, old, new);
                 manager_bus_level_changed(m, old, new);
@@ -829,6 +835,7 @@ int manager_reload(Manager *m, char **ret_error)
         if (m->bus)
                 bus_properties_changed(m->bus, BUS_PROP_DRY_RUN);
         (void)manager_checkpoint_setup(m); /* the new config's planner params start without checkpoints */
+        manager_hibernate_setup(m);
 
         if (memcmp(&old_trigger, &m->config.trigger, sizeof(old_trigger)) != 0) {
                 m->fallback_logged = false;
@@ -920,6 +927,7 @@ int manager_start(Manager *m)
         }
         if (m->config_valid)
                 (void)manager_checkpoint_setup(m);
+        manager_hibernate_setup(m);
         r = hook_runner_new(m->event, m->config.hooks.timeout_usec, 4, true, &m->hooks);
         if (r < 0)
                 log_warning_errno(r, "hooks unavailable: %m");
