@@ -204,14 +204,21 @@ void manager_hibernate_check(Manager *m)
         if (hibernate_decide(&p, &in, why, sizeof(why)) != HIBERNATE_NOW)
                 return;
 
-        m->last_hibernate = now;
         if (dry_run) {
+                m->last_hibernate = now;
                 hibernate_event(m, "hibernate", why, true, 0);
                 return;
         }
+        if (!bus_connection(m->bus)) {
+                /* Not a request: try again once the bus is (back) up. */
+                if (!m->hibernate_nobus_logged)
+                        log_warning("cannot hibernate (%s): no system bus connection yet", why);
+                m->hibernate_nobus_logged = true;
+                return;
+        }
+        m->hibernate_nobus_logged = false;
+        m->last_hibernate = now;
         r = m->hibernator ? hibernator_request(m->hibernator, bus_connection(m->bus), on_hibernate_done, m)
                           : -EOPNOTSUPP;
         hibernate_event(m, "hibernate", why, false, r);
-        if (r == -ENOTCONN)
-                log_warning("cannot hibernate: no system bus connection");
 }

@@ -89,6 +89,7 @@ typedef struct Manager {
         uint64_t emergency_since;          /* CLOCK_BOOTTIME when the level became emergency, 0 if not */
         uint64_t last_hibernate;           /* CLOCK_BOOTTIME of the last request (dry run: the last log) */
         bool hibernate_off_logged;
+        bool hibernate_nobus_logged;
         char *registry_path;
         uint64_t last_decision;  /* CLOCK_MONOTONIC */
 
