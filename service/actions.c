@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sys/pidfd.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +21,7 @@
 #include "time-util.h"
 #include "actions.h"
 #include "cgroup-ctl.h"
+#include "checkpointer.h"
 #include "zram.h"
 #include "freezer.h"
 #include "killer.h"
@@ -59,7 +61,7 @@ struct Actor {
         const ProcEntry **procs; /* scratch: the members of one app */
         char cgroup_buf[4096];   /* scratch: an app's absolute cgroup path */
 
-        uint64_t last_kill_usec, last_kill_bytes, last_thaw_usec;
+        uint64_t last_kill_usec, last_kill_bytes, last_thaw_usec, last_restore_usec;
 
         /* Dry run: nothing changes, so the same plan comes back every cycle;
          * report each (action, app) once per DRY_RUN_REPEAT_USEC. */
@@ -168,24 +170,14 @@ static void on_kill_done(void *userdata, const KillResult *r)
         free(kc);
 }
 
-static int do_kill(Actor *a, const Plan *plan, const PlanApp *app, const char *key, const char *cgroup, size_t n,
-                   ActionRecord *rec, uint64_t now_boot)
+/* Kill an app through the killer; `procs` are its processes (the killer dups their pidfds). */
+static int kill_app(Actor *a, Level level, const char *key, const char *cgroup, const ProcEntry *const *procs,
+                    size_t n, uint64_t reclaim_bytes, ActionRecord *rec, uint64_t now_boot)
 {
-        uint64_t deadline;
+        uint64_t deadline = a->opts.term_deadline_usec[level];
         KillContext *kc;
         Tracked *t;
         int r;
-
-        switch (plan->level) {
-        case LEVEL_EMERGENCY:
-                deadline = a->opts.term_deadline_usec[LEVEL_EMERGENCY];
-                break;
-        case LEVEL_CRITICAL:
-                deadline = a->opts.term_deadline_usec[LEVEL_CRITICAL];
-                break;
-        default:
-                deadline = a->opts.term_deadline_usec[plan->level];
-        }
 
         /* A frozen app cannot handle SIGTERM: thaw its registry entry and kill at once. */
         t = tracked_find(a, key);
@@ -206,19 +198,217 @@ static int do_kill(Actor *a, const Plan *plan, const PlanApp *app, const char *k
         kc->rec.comm = kc->comm;
         kc->rec.unit = rec->unit ? kc->unit : NULL;
         kc->rec.reason = kc->reason;
+        kc->rec.detail = NULL;
 
         /* The killer's slots hold KILLER_DEFAULT_MAX_PROCS processes; a whole-app kill's
          * cgroup.kill takes the rest, and a bigger process-by-process app is cut down. */
         if (n > KILLER_DEFAULT_MAX_PROCS)
                 n = KILLER_DEFAULT_MAX_PROCS;
-        r = killer_kill_app(a->killer, key, rec->name, cgroup, a->procs, n, deadline, on_kill_done, kc);
+        r = killer_kill_app(a->killer, key, rec->name, cgroup, procs, n, deadline, on_kill_done, kc);
         if (r < 0) {
                 free(kc);
                 return r;
         }
         a->last_kill_usec = now_boot;
+        a->last_kill_bytes = reclaim_bytes;
+        return 0;
+}
+
+/* ---- checkpoints ---- */
+
+/* What a checkpoint needs to fall back to a kill when criu ends: the table will have moved on. */
+typedef struct CheckpointContext {
+        Actor *actor;
+        ActionRecord rec;
+        char name[256], comm[PROC_COMM_MAX], unit[256], reason[PLAN_REASON_MAX];
+        char key[KILLER_KEY_MAX];
+        char cgroup[4096];
+        bool has_cgroup;
+        Level level;
+        uint64_t reclaim_bytes;
+        size_t n;
+        ProcEntry *procs;          /* copies: pid, start_time, comm, kthread and a dup of the pidfd */
+        const ProcEntry **pointers;
+} CheckpointContext;
+
+static CheckpointContext *checkpoint_context_free(CheckpointContext *cc)
+{
+        if (!cc)
+                return NULL;
+        for (size_t i = 0; i < cc->n; i++)
+                safe_close(cc->procs[i].pidfd);
+        free(cc->procs);
+        free(cc->pointers);
+        free(cc);
+        return NULL;
+}
+
+static CheckpointContext *checkpoint_context_new(Actor *a, const ActionRecord *rec, Level level, const char *key,
+                                                 const char *cgroup, size_t n, uint64_t reclaim_bytes)
+{
+        CheckpointContext *cc = xmalloc0(sizeof(*cc));
+
+        cc->actor = a;
+        cc->rec = *rec;
+        snprintf(cc->name, sizeof(cc->name), "%s", rec->name);
+        snprintf(cc->comm, sizeof(cc->comm), "%s", rec->comm);
+        snprintf(cc->unit, sizeof(cc->unit), "%s", strempty(rec->unit));
+        snprintf(cc->reason, sizeof(cc->reason), "%s", rec->reason);
+        cc->rec.name = cc->name;
+        cc->rec.comm = cc->comm;
+        cc->rec.unit = rec->unit ? cc->unit : NULL;
+        cc->rec.reason = cc->reason;
+        snprintf(cc->key, sizeof(cc->key), "%s", key);
+        cc->has_cgroup = cgroup && strlen(cgroup) < sizeof(cc->cgroup);
+        if (cc->has_cgroup)
+                snprintf(cc->cgroup, sizeof(cc->cgroup), "%s", cgroup);
+        cc->level = level;
+        cc->reclaim_bytes = reclaim_bytes;
+        cc->procs = xmalloc0(MAX(n, (size_t)1) * sizeof(ProcEntry));
+        cc->pointers = xmalloc0(MAX(n, (size_t)1) * sizeof(ProcEntry *));
+        for (size_t i = 0; i < n; i++) {
+                const ProcEntry *e = a->procs[i];
+                ProcEntry *c = &cc->procs[i];
+
+                *c = (ProcEntry){.pid = e->pid, .ppid = e->ppid, .uid = e->uid, .start_time = e->start_time,
+                                 .kthread = e->kthread, .pidfd = -1};
+                memcpy(c->comm, e->comm, sizeof(c->comm));
+                if (e->pidfd >= 0)
+                        c->pidfd = fcntl(e->pidfd, F_DUPFD_CLOEXEC, 3);
+                cc->pointers[i] = c;
+                cc->n++;
+        }
+        return cc;
+}
+
+/* The checkpoint could not be made: say so, then kill the app through the ordinary kill path. */
+static int checkpoint_fall_back(Actor *a, ActionRecord *rec, Level level, const char *key, const char *cgroup,
+                                const ProcEntry *const *procs, size_t n, uint64_t reclaim_bytes, int error,
+                                const char *why, uint64_t now_boot)
+{
+        char detail[PLAN_REASON_MAX + 64], reason[PLAN_REASON_MAX];
+        ActionRecord kill = *rec;
+        int r;
+
+        snprintf(detail, sizeof(detail), "%s, killing instead", why);
+        rec->result = error;
+        rec->detail = detail;
+        a->notify(a->userdata, rec);
+
+        snprintf(reason, sizeof(reason), "%s; instead of a checkpoint", strempty(rec->reason));
+        kill.type = PLAN_KILL;
+        kill.action = "kill";
+        kill.reason = reason;
+        kill.detail = NULL;
+        kill.result = 0;
+        if (killer_is_killing(a->killer, key))
+                return -EALREADY;
+        r = kill_app(a, level, key, cgroup, procs, n, reclaim_bytes, &kill, now_boot);
+        kill.result = r;
+        a->notify(a->userdata, &kill);
+        return r;
+}
+
+static void on_checkpoint_done(void *userdata, const CheckpointResult *res)
+{
+        CheckpointContext *cc = userdata;
+        Actor *a = cc->actor;
+        char detail[PLAN_REASON_MAX + 200], why[PLAN_REASON_MAX + 64];
+
+        cc->rec.action = "checkpoint-result";
+        cc->rec.trigger_to_action_usec = 0;
+        if (res->result >= 0) {
+                snprintf(detail, sizeof(detail), "%s, %" PRIu64 " MiB of images in %s, %" PRIu64 " ms", res->id,
+                         res->image_bytes >> 20, res->dir, res->duration_usec / USEC_PER_MSEC);
+                cc->rec.result = 0;
+                cc->rec.detail = detail;
+                a->notify(a->userdata, &cc->rec);
+        } else {
+                snprintf(why, sizeof(why), "checkpoint failed (%s)", res->summary);
+                (void)checkpoint_fall_back(a, &cc->rec, cc->level, cc->key, cc->has_cgroup ? cc->cgroup : NULL,
+                                           cc->pointers, cc->n, cc->reclaim_bytes, res->result, why,
+                                           clock_usec(CLOCK_BOOTTIME));
+        }
+        checkpoint_context_free(cc);
+}
+
+/* Start a dump; on failure return why in `why` (the caller falls back to a kill). */
+static int do_checkpoint(Actor *a, const Plan *plan, const ProcTable *table, const PlanApp *app, const char *key,
+                         const char *cgroup, size_t n, ActionRecord *rec, uint64_t now_boot, char *why,
+                         size_t why_size)
+{
+        const ProcEntry *leader = &table->entries[app->leader];
+        CheckpointContext *cc;
+        CheckpointRequest req;
+        const char *reason;
+        int r;
+
+        if (!a->opts.checkpointer) {
+                snprintf(why, why_size, "checkpoint unavailable (no checkpoint directory)");
+                return -EOPNOTSUPP;
+        }
+        r = checkpointer_available(a->opts.checkpointer, &reason);
+        if (r <= 0) {
+                snprintf(why, why_size, "checkpoint unavailable (%s)", reason);
+                return r == -EAGAIN ? -EAGAIN : -EOPNOTSUPP;
+        }
+        r = checkpoint_app_dumpable(a->procs, n, leader->pid);
+        if (r < 0) {
+                snprintf(why, why_size, "checkpoint unavailable (%s)",
+                         r == -E2BIG    ? "more processes than criu is asked to dump"
+                         : r == -EXDEV ? "its processes are not one process tree"
+                                        : "no root process");
+                return r;
+        }
+        req = (CheckpointRequest){
+                .key = key,
+                .name = rec->name,
+                .pid = leader->pid,
+                .pidfd = leader->pidfd,
+                .uid = leader->uid,
+                .exe = leader->exe,
+                .cmdline = leader->cmdline,
+                .bytes = app->reclaim_bytes,
+        };
+        cc = checkpoint_context_new(a, rec, plan->level, key, cgroup, n, app->reclaim_bytes);
+        r = checkpointer_dump(a->opts.checkpointer, &req, on_checkpoint_done, cc);
+        if (r < 0) {
+                checkpoint_context_free(cc);
+                snprintf(why, why_size, "checkpoint failed to start (%s)",
+                         r == -ESRCH ? "the process is gone" : STRERROR(r));
+                return r;
+        }
+        /* The app is stopped by criu from now on; count it like a kill for the cool-down. */
+        a->last_kill_usec = now_boot;
         a->last_kill_bytes = app->reclaim_bytes;
         return 0;
+}
+
+/* ---- restores ---- */
+
+typedef struct RestoreContext {
+        Actor *actor;
+        ActionRecord rec;
+        char name[256], reason[PLAN_REASON_MAX];
+} RestoreContext;
+
+static void on_restore_done(void *userdata, const CheckpointResult *res)
+{
+        RestoreContext *rc = userdata;
+        char detail[PLAN_REASON_MAX + 200];
+
+        rc->rec.action = "restore-result";
+        rc->rec.result = res->result;
+        if (res->result >= 0) {
+                snprintf(detail, sizeof(detail), "%s restored as pid %d (uid %u) in %" PRIu64 " ms", res->id,
+                         (int)res->restored_pid, (unsigned)res->restored_uid, res->duration_usec / USEC_PER_MSEC);
+                rc->rec.pid = res->restored_pid;
+        } else
+                snprintf(detail, sizeof(detail), "restore of %s failed (%s); images kept in %s", res->id,
+                         res->summary, res->dir);
+        rc->rec.detail = detail;
+        rc->actor->notify(rc->actor->userdata, &rc->rec);
+        free(rc);
 }
 
 static int do_throttle_or_cap(Actor *a, const PlanAction *act, const PlanApp *app, Tracked *t, const char *cgroup)
@@ -255,6 +445,22 @@ static int do_throttle_or_cap(Actor *a, const PlanAction *act, const PlanApp *ap
         }
 }
 
+/* Dry run: was (type, key) reported within DRY_RUN_REPEAT_USEC? Remembers it if not. */
+static bool dry_run_seen(Actor *a, PlanActionType type, const char *key, bool from_plan)
+{
+        uint64_t h = 1469598103934665603ULL ^ (uint64_t)type, now = clock_usec(CLOCK_MONOTONIC);
+
+        for (const char *c = key; *c; c++)
+                h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+        for (size_t i = 0; from_plan && i < ELEMENTSOF(a->dry_seen); i++)
+                if (a->dry_seen[i].hash == h && now - a->dry_seen[i].at < DRY_RUN_REPEAT_USEC)
+                        return true;
+        a->dry_seen[a->dry_next].hash = h;
+        a->dry_seen[a->dry_next].at = now;
+        a->dry_next = (a->dry_next + 1) % ELEMENTSOF(a->dry_seen);
+        return false;
+}
+
 static int execute_one(Actor *a, const Plan *plan, const ProcTable *table, const PlanAction *act,
                        uint64_t trigger_usec, uint64_t now_boot, bool from_plan)
 {
@@ -275,16 +481,8 @@ static int execute_one(Actor *a, const Plan *plan, const ProcTable *table, const
         cgroup = app->split ? NULL : app_cgroup_path(a, app->key.cgroup, app->key.cgroup_len);
 
         if (a->opts.dry_run) {
-                uint64_t h = 1469598103934665603ULL ^ (uint64_t)act->type, now = clock_usec(CLOCK_MONOTONIC);
-
-                for (const char *c = key; *c; c++)
-                        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
-                for (size_t i = 0; from_plan && i < ELEMENTSOF(a->dry_seen); i++)
-                        if (a->dry_seen[i].hash == h && now - a->dry_seen[i].at < DRY_RUN_REPEAT_USEC)
-                                return -EOPNOTSUPP; /* reported recently: not again */
-                a->dry_seen[a->dry_next].hash = h;
-                a->dry_seen[a->dry_next].at = now;
-                a->dry_next = (a->dry_next + 1) % ELEMENTSOF(a->dry_seen);
+                if (dry_run_seen(a, act->type, key, from_plan))
+                        return -EOPNOTSUPP; /* reported recently: not again */
                 rec.dry_run = true;
                 rec.trigger_to_action_usec = clock_usec(CLOCK_MONOTONIC) - trigger_usec;
                 a->notify(a->userdata, &rec);
@@ -322,18 +520,32 @@ static int execute_one(Actor *a, const Plan *plan, const ProcTable *table, const
                 }
                 break;
         case PLAN_CHECKPOINT:
-                /* CRIU is not wired in: the planner only plans checkpoints when told it works. */
-                rec.detail = "checkpoint unavailable, killing instead";
-                _fallthrough_;
         case PLAN_KILL:
-                /* Already being killed (the planner does not see kills in flight): nothing new to report. */
-                if (killer_is_killing(a->killer, key)) {
+                /* Already being killed or dumped (the planner does not see either): nothing new to report. */
+                if (killer_is_killing(a->killer, key) || checkpointer_is_dumping(a->opts.checkpointer, key)) {
                         tracked_drop_if_idle(a, t);
                         return -EOPNOTSUPP;
                 }
                 rec.trigger_to_action_usec = clock_usec(CLOCK_MONOTONIC) - trigger_usec;
-                r = do_kill(a, plan, app, key, cgroup, n, &rec, now_boot);
-                break;
+                if (act->type == PLAN_KILL) {
+                        r = kill_app(a, plan->level, key, cgroup, a->procs, n, app->reclaim_bytes, &rec, now_boot);
+                        break;
+                }
+                {
+                        char why[PLAN_REASON_MAX];
+
+                        r = do_checkpoint(a, plan, table, app, key, cgroup, n, &rec, now_boot, why, sizeof(why));
+                        if (r >= 0) {
+                                rec.detail = "criu dump started";
+                                break;
+                        }
+                        r = checkpoint_fall_back(a, &rec, plan->level, key, cgroup, a->procs, n, app->reclaim_bytes,
+                                                 r, why, now_boot);
+                        t = tracked_find(a, key);
+                        if (t)
+                                tracked_drop_if_idle(a, t);
+                        return r; /* both records reported */
+                }
         case PLAN_THROTTLE:
         case PLAN_CAP:
         case PLAN_UNTHROTTLE:
@@ -429,6 +641,51 @@ void actor_thaw_expired(Actor *a, Level level)
         freezer_keys_free(expired);
 }
 
+/* Restore one checkpointed app (asynchronously: "restore" now, "restore-result" when criu ends). */
+static int restore_one(Actor *a, const Plan *plan, const PlanRestore *pr, uint64_t now_boot)
+{
+        const CheckpointRecord *c = a->opts.checkpointer ? checkpointer_get(a->opts.checkpointer, pr->id) : NULL;
+        ActionRecord rec = {
+                .type = PLAN_RESTORE,
+                .action = "restore",
+                .reason = pr->reason,
+                .level = plan->level,
+        };
+        RestoreContext *rc;
+        int r;
+
+        if (!c)
+                return -EOPNOTSUPP; /* dropped meanwhile */
+        rec.pid = c->pid;
+        rec.uid = c->uid;
+        rec.name = c->name ? c->name : c->id;
+        rec.expected_bytes = c->bytes;
+        if (a->opts.dry_run) {
+                if (dry_run_seen(a, PLAN_RESTORE, pr->id, true))
+                        return -EOPNOTSUPP;
+                rec.dry_run = true;
+                a->notify(a->userdata, &rec);
+                return 0;
+        }
+        rc = xmalloc0(sizeof(*rc));
+        rc->actor = a;
+        rc->rec = rec;
+        snprintf(rc->name, sizeof(rc->name), "%s", rec.name);
+        snprintf(rc->reason, sizeof(rc->reason), "%s", rec.reason);
+        rc->rec.name = rc->name;
+        rc->rec.reason = rc->reason;
+        r = checkpointer_restore(a->opts.checkpointer, pr->id, on_restore_done, rc);
+        if (r < 0)
+                free(rc);
+        else {
+                a->last_restore_usec = now_boot;
+                rec.detail = "criu restore started";
+        }
+        rec.result = r;
+        a->notify(a->userdata, &rec);
+        return r;
+}
+
 int actor_execute(Actor *a, const Plan *plan, const ProcTable *table, uint64_t trigger_usec, uint64_t now_boot_usec)
 {
         bool killed = false;
@@ -446,6 +703,11 @@ int actor_execute(Actor *a, const Plan *plan, const ProcTable *table, uint64_t t
         }
         if (!killed)
                 reclaim_extra(a, plan, clock_usec(CLOCK_MONOTONIC));
+        for (size_t i = 0; i < plan->n_restores; i++) {
+                r = restore_one(a, plan, &plan->restores[i], now_boot_usec);
+                if (r != -EOPNOTSUPP)
+                        reported++;
+        }
         prune_idle(a);
 
         actor_thaw_expired(a, plan->level);
@@ -470,7 +732,8 @@ bool actor_is_killing(Actor *a, const AppKey *key)
 {
         char k[KILLER_KEY_MAX];
 
-        return app_key_to_string(key, k, sizeof(k)) >= 0 && killer_is_killing(a->killer, k);
+        return app_key_to_string(key, k, sizeof(k)) >= 0 &&
+               (killer_is_killing(a->killer, k) || checkpointer_is_dumping(a->opts.checkpointer, k));
 }
 
 bool actor_is_frozen(Actor *a, const AppKey *key)
@@ -544,6 +807,11 @@ uint64_t actor_last_thaw(const Actor *a)
         return a->last_thaw_usec;
 }
 
+uint64_t actor_last_restore(const Actor *a)
+{
+        return a->last_restore_usec;
+}
+
 size_t actor_n_frozen(const Actor *a)
 {
         return a->freezer ? freezer_n_frozen(a->freezer) : 0;
@@ -554,7 +822,8 @@ bool actor_has_state(const Actor *a)
         for (size_t i = 0; i < a->n_tracked; i++)
                 if (a->tracked[i].flags != 0)
                         return true;
-        return actor_n_frozen(a) > 0;
+        /* Checkpointed apps wait for calm: decisions go on at normal until they are restored. */
+        return actor_n_frozen(a) > 0 || checkpointer_n_restorable(a->opts.checkpointer) > 0;
 }
 
 int actor_set_dry_run(Actor *a, bool dry_run)
@@ -572,6 +841,11 @@ int actor_set_dry_run(Actor *a, bool dry_run)
         }
         a->opts.dry_run = dry_run;
         return 0;
+}
+
+void actor_set_checkpointer(Actor *a, struct Checkpointer *c)
+{
+        a->opts.checkpointer = c;
 }
 
 struct Freezer *actor_freezer(Actor *a)

@@ -8,6 +8,17 @@
  * With dry_run nothing is done to any process: every action is reported
  * (log, event log, bus) as "dry-run" and no state is kept.
  *
+ * Checkpoints (PLAN_CHECKPOINT) go through the checkpointer when one is
+ * given and criu works: the record "checkpoint" when criu starts, then
+ * "checkpoint-result" when it ends. When the checkpoint cannot be made (no
+ * checkpointer, criu unusable, the app is not one process tree, criu failed or
+ * timed out), that is reported with the reason ("checkpoint failed (criu exit
+ * 1: ...), killing instead") and the app is killed through the ordinary kill
+ * path ("kill", then "kill-result"). A dump in flight counts as a kill in
+ * flight: the app is neither killed nor dumped again meanwhile, and the kill
+ * cool-down starts when the dump starts. Restores (Plan.restores) report
+ * "restore", then "restore-result".
+ *
  * Every action, done or not, is reported once through the notify callback
  * (the manager turns it into the structured log line, the JSON event, the
  * bus signal and the incident note).
@@ -35,11 +46,13 @@ typedef struct ActorOptions {
         bool dry_run;
         uint64_t term_deadline_usec[_LEVEL_MAX]; /* SIGTERM → SIGKILL deadline per level */
         uint64_t max_frozen_usec;  /* thaw anything frozen longer than this; 0 = no cap */
+        struct Checkpointer *checkpointer; /* borrowed (outlives the actor), or NULL: checkpoints are kills */
 } ActorOptions;
 
 typedef struct ActionRecord {
         PlanActionType type;
-        const char *action;    /* "freeze", "kill", ... and "kill-result", "thaw" (cap, shutdown) */
+        const char *action;    /* "freeze", "kill", ... and "kill-result", "checkpoint-result", "restore",
+                                  "restore-result", "thaw" (cap, shutdown) */
         pid_t pid;             /* the app's leader */
         uid_t uid;
         const char *name;      /* app id, unit or comm */
@@ -77,6 +90,7 @@ int actor_states(Actor *a, const AppState **ret, size_t *ret_n);
 /* The last kill (CLOCK_BOOTTIME µs, 0 if none) and what it was expected to return. */
 void actor_last_kill(const Actor *a, uint64_t *ret_usec, uint64_t *ret_bytes);
 uint64_t actor_last_thaw(const Actor *a);
+uint64_t actor_last_restore(const Actor *a);
 size_t actor_n_frozen(const Actor *a);
 bool actor_has_state(const Actor *a);
 
@@ -84,7 +98,7 @@ bool actor_has_state(const Actor *a);
 int actor_act_app(Actor *a, const Plan *plan, const ProcTable *table, size_t app, PlanActionType type,
                   const char *reason);
 bool actor_is_frozen(Actor *a, const AppKey *key);
-/* A kill of this app is in flight (so it is not warned about or hooked again). */
+/* A kill or a checkpoint of this app is in flight (so it is not warned about or hooked again). */
 bool actor_is_killing(Actor *a, const AppKey *key);
 
 /* Thaw what was frozen longer than max_frozen_usec (also called when nothing else is planned). */
@@ -92,6 +106,9 @@ void actor_thaw_expired(Actor *a, Level level);
 
 /* Switch dry run on or off (a reload); -errno if the freezer cannot be set up. */
 int actor_set_dry_run(Actor *a, bool dry_run);
+
+/* Use this checkpointer from now on (borrowed; NULL: checkpoints are kills). */
+void actor_set_checkpointer(Actor *a, struct Checkpointer *c);
 
 /* The freezer, for the bus's FrozenProcesses property. */
 struct Freezer *actor_freezer(Actor *a);

@@ -400,6 +400,11 @@ bool bus_is_ready(Bus *b)
         return b && b->state == BUS_CONNECTED && b->name_owned;
 }
 
+sd_bus *bus_connection(Bus *b)
+{
+        return b && b->state == BUS_CONNECTED ? b->bus : NULL;
+}
+
 unsigned bus_n_connects(Bus *b)
 {
         return b ? b->n_connects : 0;

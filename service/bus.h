@@ -204,6 +204,8 @@ void bus_set_low_memory_monitor(Bus *b, bool enable);
 
 /* Connected and org.memguard acquired. */
 bool bus_is_ready(Bus *b);
+/* The connection while it is up (NULL otherwise), for calls to other services (logind). */
+sd_bus *bus_connection(Bus *b);
 /* How many times a connection came up (1 after the first; tests use it). */
 unsigned bus_n_connects(Bus *b);
 

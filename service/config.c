@@ -38,6 +38,7 @@ typedef enum KeyType {
         KEY_LOG_LEVEL, /* int, a syslog priority */
         KEY_CGROUP,    /* char *, NULL when empty */
         KEY_COMMAND,   /* char ** (NULL-terminated argv), NULL when empty; argv[0] absolute */
+        KEY_PROGRAM,   /* char *, NULL when empty: an absolute path, or a name looked up in PATH */
 } KeyType;
 
 enum {
@@ -101,6 +102,14 @@ enum {
         K_KILL_TIMEOUT_CRITICAL,
         K_KILL_TIMEOUT_EMERGENCY,
         K_MAX_FROZEN,
+        K_CHECKPOINT,
+        K_CRIU,
+        K_CHECKPOINT_TIMEOUT,
+        K_CHECKPOINT_KEEP,
+        K_CHECKPOINT_MAX_AGE,
+        K_HIBERNATE,
+        K_HIBERNATE_AFTER,
+        K_HIBERNATE_INTERVAL,
         K_EVENTLOG_MIB,
         K_EVENTLOG_KEEP,
         K_INCIDENTS_KEEP,
@@ -191,6 +200,18 @@ static const KeyDef key_table[_K_MAX] = {
                                               actions.kill_timeout_emergency_usec, 0, 300, 0, USEC_PER_SEC),
         [K_MAX_FROZEN]         = USEC_KEY("actions", "max-frozen-seconds", actions.max_frozen_usec, 0, 86400, 0,
                                           USEC_PER_SEC),
+        [K_CHECKPOINT]         = BOOL_KEY("actions", "checkpoint", actions.checkpoint),
+        [K_CRIU]               = { "actions", "criu", KEY_PROGRAM, OFF(actions.criu), 0, 0, 0, 1 },
+        [K_CHECKPOINT_TIMEOUT] = USEC_KEY("actions", "checkpoint-timeout-seconds", actions.checkpoint_timeout_usec,
+                                          1, 3600, 0, USEC_PER_SEC),
+        [K_CHECKPOINT_KEEP]    = UNS_KEY("actions", "checkpoint-keep", actions.checkpoint_keep, 1, 1000),
+        [K_CHECKPOINT_MAX_AGE] = USEC_KEY("actions", "checkpoint-max-age-days", actions.checkpoint_max_age_usec,
+                                          0, 365, 0, 86400 * USEC_PER_SEC),
+        [K_HIBERNATE]          = BOOL_KEY("actions", "hibernate", actions.hibernate),
+        [K_HIBERNATE_AFTER]    = USEC_KEY("actions", "hibernate-after-seconds", actions.hibernate_after_usec,
+                                          0, 3600, 0, USEC_PER_SEC),
+        [K_HIBERNATE_INTERVAL] = USEC_KEY("actions", "hibernate-interval-minutes", actions.hibernate_interval_usec,
+                                          1, 10080, 0, 60 * USEC_PER_SEC),
 
         [K_EVENTLOG_MIB]       = USEC_KEY("records", "event-log-max-mib", records.event_log_max_bytes, 1, 1024,
                                           KEY_WHOLE, 1024 * 1024),
@@ -504,6 +525,25 @@ static int parse_key(ParseContext *ctx, int idx)
                                 v[i] = xstrdup(l[i]);
                         *p = v;
                 }
+                return 0;
+        }
+        case KEY_PROGRAM: {
+                char **p = field(ctx->config, idx);
+                bool ok = true;
+
+                for (const char *c = raw; *c; c++)
+                        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                                ok = false;
+                if (raw[0] && raw[0] != '/' && strchr(raw, '/'))
+                        ok = false; /* relative paths would depend on the daemon's working directory */
+                if (raw[0] == '/' && (strstr(raw, "/../") || strstr(raw, "/./") || raw[strlen(raw) - 1] == '/'))
+                        ok = false;
+                if (!ok)
+                        return fail_key(ctx, -EINVAL, idx, raw, "not a program",
+                                        "a program name looked up in PATH, such as criu, or an absolute path "
+                                        "such as /usr/sbin/criu");
+                free(*p);
+                *p = raw[0] ? xstrdup(raw) : NULL;
                 return 0;
         }
         case KEY_CGROUP: {
@@ -956,6 +996,8 @@ void config_done(Config *c)
         strv_free(c->hooks.on_level_change);
         strv_free(c->hooks.before_kill);
         c->hooks.on_level_change = c->hooks.before_kill = NULL;
+        free(c->actions.criu);
+        c->actions.criu = NULL;
         rules_done(&c->rules);
 }
 
@@ -980,6 +1022,7 @@ void config_copy(Config *dst, const Config *src)
         dst->scope = xstrdup(src->scope);
         dst->hooks.on_level_change = strv_copy(src->hooks.on_level_change);
         dst->hooks.before_kill = strv_copy(src->hooks.before_kill);
+        dst->actions.criu = xstrdup(src->actions.criu);
         rules_init(&dst->rules);
         if (rules_copy(&dst->rules, &src->rules) < 0)
                 abort(); /* out of memory, or rules that compiled once no longer compile */
@@ -990,5 +1033,6 @@ void config_move(Config *dst, Config *src)
         *dst = *src;
         src->scope = NULL;
         src->hooks.on_level_change = src->hooks.before_kill = NULL;
+        src->actions.criu = NULL;
         rules_init(&src->rules);
 }

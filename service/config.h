@@ -33,6 +33,18 @@ typedef struct ActionParams {
         /* SIGTERM → SIGKILL deadline: at normal to high, at critical, at emergency. */
         uint64_t kill_timeout_usec, kill_timeout_critical_usec, kill_timeout_emergency_usec;
         uint64_t max_frozen_usec; /* thaw anything frozen longer than this; 0 = no cap */
+
+        /* Checkpoints (checkpointer.h): asked for, and used only where criu works. */
+        bool checkpoint;               /* [actions] checkpoint (false) */
+        char *criu;                    /* the criu program; NULL = "criu" in PATH */
+        uint64_t checkpoint_timeout_usec; /* a dump or restore running longer is killed (60 s) */
+        unsigned checkpoint_keep;      /* checkpoints kept (5) */
+        uint64_t checkpoint_max_age_usec; /* dropped after this; 0 = never (7 days) */
+
+        /* Emergency hibernation through logind (hibernate.h). */
+        bool hibernate;                /* [actions] hibernate (false) */
+        uint64_t hibernate_after_usec; /* emergency this long in spite of the kills (30 s) */
+        uint64_t hibernate_interval_usec; /* at most once per this (30 min) */
 } ActionParams;
 
 void action_params_default(ActionParams *p);

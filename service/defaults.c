@@ -62,6 +62,14 @@ void action_params_default(ActionParams *p)
                 .kill_timeout_critical_usec = 2 * USEC_PER_SEC,
                 .kill_timeout_emergency_usec = 500 * USEC_PER_MSEC,
                 .max_frozen_usec = 600 * USEC_PER_SEC,
+                .checkpoint = false,
+                .criu = NULL,
+                .checkpoint_timeout_usec = 60 * USEC_PER_SEC,
+                .checkpoint_keep = 5,
+                .checkpoint_max_age_usec = 7 * 86400 * USEC_PER_SEC,
+                .hibernate = false,
+                .hibernate_after_usec = 30 * USEC_PER_SEC,
+                .hibernate_interval_usec = 30 * 60 * USEC_PER_SEC,
         };
 }
 

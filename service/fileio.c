@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -141,4 +144,81 @@ int open_dir_at(int dirfd, const char *path)
 {
         int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         return fd < 0 ? -errno : fd;
+}
+
+/* mkdir -p: the last directory is created 0700, missing parents 0755. */
+int mkdir_parents(const char *dir)
+{
+        _cleanup_free_ char *p = xstrdup(dir);
+
+        for (char *s = p + 1;; s++) {
+                char c = *s;
+
+                if (c != '/' && c != 0)
+                        continue;
+                *s = 0;
+                if (p[0] && mkdir(p, c == 0 ? 0700 : 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = c;
+                if (c == 0)
+                        return 0;
+        }
+}
+
+static int write_all(int fd, const char *s, size_t len)
+{
+        while (len > 0) {
+                ssize_t k = write(fd, s, len);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                s += k;
+                len -= (size_t)k;
+        }
+        return 0;
+}
+
+int write_file_atomic(const char *path, const char *data, size_t len)
+{
+        _cleanup_free_ char *dir = NULL, *tmp = NULL;
+        _cleanup_close_ int dfd = -1, fd = -1;
+        const char *slash = strrchr(path, '/'), *base;
+        int r = 0;
+
+        base = slash ? slash + 1 : path;
+        if (!*base)
+                return -EISDIR;
+        dir = slash ? strndup(path, (size_t)(slash - path)) : xstrdup(".");
+        if (!dir)
+                abort();
+        if (asprintf(&tmp, "%s.tmp", base) < 0)
+                abort();
+
+        if (dir[0] && (r = mkdir_parents(dir)) < 0)
+                return r;
+        dfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        while (flock(dfd, LOCK_EX) < 0)
+                if (errno != EINTR)
+                        return -errno;
+
+        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (fd < 0)
+                return -errno;
+        if (fchmod(fd, 0600) < 0)
+                r = -errno;
+        else if ((r = write_all(fd, data, len)) >= 0 && fsync(fd) < 0)
+                r = -errno;
+        if (r >= 0 && renameat(dfd, tmp, dfd, base) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void)unlinkat(dfd, tmp, 0);
+                return r;
+        }
+        if (fsync(dfd) < 0)
+                return -errno;
+        return 0;
 }

@@ -32,5 +32,17 @@ int read_full_file_at(int dirfd, const char *path, size_t max_size, char **ret, 
  */
 int write_string_file_at(int dirfd, const char *path, const char *s, int include_nul);
 
+/* mkdir -p DIR: DIR itself is created 0700, missing parents 0755. */
+int mkdir_parents(const char *dir);
+
+/*
+ * Replace the file at `path` atomically with `len` bytes of `data`: a
+ * temporary file "<name>.tmp" in the same directory (mode 0600) is written,
+ * fsync'ed and renamed over it, then the directory is fsync'ed. The directory
+ * is created (0700, parents 0755) if missing. Writers of one directory
+ * serialise on flock(2) of it, so they never tear each other's temporary file.
+ */
+int write_file_atomic(const char *path, const char *data, size_t len);
+
 /* Open a directory (O_DIRECTORY|O_CLOEXEC|O_RDONLY) relative to dirfd. */
 int open_dir_at(int dirfd, const char *path);

@@ -54,6 +54,12 @@ const char *hook_event_to_string(HookEvent e)
         return e >= 0 && e < _HOOK_EVENT_MAX ? hook_event_table[e] : NULL;
 }
 
+/* For messages: a helper started without facts is no hook event. */
+static const char *slot_event_name(HookEvent e)
+{
+        return hook_event_to_string(e) ?: "helper";
+}
+
 void hook_facts_init(HookFacts *f, HookEvent event)
 {
         *f = (HookFacts){
@@ -163,7 +169,7 @@ static void hook_report(const HookSlot *s, HookOutcome outcome, int status)
         }
 
         snprintf(hook, sizeof(hook), "hook=%s", s->path);
-        snprintf(ev, sizeof(ev), "event=%s", hook_event_to_string(s->event));
+        snprintf(ev, sizeof(ev), "event=%s", slot_event_name(s->event));
         snprintf(st, sizeof(st), "status=%d", status);
         snprintf(dur, sizeof(dur), "duration_ms=%llu",
                  (unsigned long long)(res.duration_usec / USEC_PER_MSEC));
@@ -241,6 +247,8 @@ static void build_env(const HookFacts *f, char env[][HOOK_ENV_VALUE_MAX], char *
         size_t n = 0;
 
         env_add(env, envp, &n, "PATH", "%s", HOOK_PATH);
+        if (!f)
+                return; /* a helper program: PATH alone */
         env_add(env, envp, &n, "MEMGUARD_EVENT", "%s", hook_event_to_string(f->event));
         if (level_to_string(f->level))
                 env_add(env, envp, &n, "MEMGUARD_LEVEL", "%s", level_to_string(f->level));
@@ -265,7 +273,7 @@ static void build_env(const HookFacts *f, char env[][HOOK_ENV_VALUE_MAX], char *
                 env_add(env, envp, &n, "MEMGUARD_REASON", "%s", f->reason);
 }
 
-static int spawn(const HookRunner *r, char *const argv[], char *const envp[], pid_t *ret_pid)
+static int spawn(const HookRunner *r, char *const argv[], char *const envp[], int output_fd, pid_t *ret_pid)
 {
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
@@ -293,7 +301,11 @@ static int spawn(const HookRunner *r, char *const argv[], char *const envp[], pi
                 e = posix_spawnattr_setpgroup(&attr, 0);
         if (!e)
                 e = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-        if (!e && r->inherit_stderr)
+        if (!e && output_fd >= 0) {
+                e = posix_spawn_file_actions_adddup2(&fa, output_fd, STDOUT_FILENO);
+                if (!e)
+                        e = posix_spawn_file_actions_adddup2(&fa, output_fd, STDERR_FILENO);
+        } else if (!e && r->inherit_stderr)
                 e = posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
         else if (!e) {
                 e = posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
@@ -311,6 +323,14 @@ static int spawn(const HookRunner *r, char *const argv[], char *const envp[], pi
 
 int hook_run(HookRunner *r, char *const argv[], const HookFacts *facts, hook_done_t done, void *userdata)
 {
+        if (!facts)
+                return -EINVAL;
+        return hook_run_output(r, argv, facts, -1, done, userdata);
+}
+
+int hook_run_output(HookRunner *r, char *const argv[], const HookFacts *facts, int output_fd, hook_done_t done,
+                    void *userdata)
+{
         char env[HOOK_ENV_MAX][HOOK_ENV_VALUE_MAX];
         char *envp[HOOK_ENV_MAX + 1];
         char oom_path[64];
@@ -318,7 +338,7 @@ int hook_run(HookRunner *r, char *const argv[], const HookFacts *facts, hook_don
         pid_t pid;
         int pidfd, k;
 
-        if (!argv || !argv[0] || argv[0][0] != '/' || !facts || !hook_event_to_string(facts->event))
+        if (!argv || !argv[0] || argv[0][0] != '/' || (facts && !hook_event_to_string(facts->event)))
                 return -EINVAL;
         if (hook_runner_n_running(r) >= r->max_running)
                 return -EBUSY;
@@ -327,7 +347,7 @@ int hook_run(HookRunner *r, char *const argv[], const HookFacts *facts, hook_don
                         s = &r->slots[i];
 
         build_env(facts, env, envp);
-        k = spawn(r, argv, envp, &pid);
+        k = spawn(r, argv, envp, output_fd, &pid);
         if (k < 0)
                 return k;
 
@@ -344,7 +364,7 @@ int hook_run(HookRunner *r, char *const argv[], const HookFacts *facts, hook_don
                 .used = true,
                 .pid = pid,
                 .pidfd = pidfd,
-                .event = facts->event,
+                .event = facts ? facts->event : _HOOK_EVENT_MAX,
                 .started_usec = runner_now(r),
                 .done = done,
                 .userdata = userdata,
@@ -369,6 +389,6 @@ int hook_run(HookRunner *r, char *const argv[], const HookFacts *facts, hook_don
                         log_debug_errno(k, "hook %s (pid %d): cannot reset oom_score_adj, ignoring: %m",
                                         s->path, (int)pid);
         }
-        log_debug("hook %s (%s) started as pid %d", s->path, hook_event_to_string(s->event), (int)pid);
+        log_debug("hook %s (%s) started as pid %d", s->path, slot_event_name(s->event), (int)pid);
         return 0;
 }

@@ -40,6 +40,12 @@
  * Starting a hook allocates and spawns; a configured before-kill hook puts
  * that (bounded by its timeout) on the path to the kill by choice.
  *
+ * The same runner starts helper programs that are not hooks (criu, see
+ * checkpointer.h): hook_run_output() with facts NULL gives the child PATH
+ * alone as its environment, and may send its stdout and stderr to a file the
+ * caller reads afterwards. Everything else (no shell, clean fds and signals,
+ * own process group, pidfd, timeout) is the same.
+ *
  * Contract: 0 on success, -errno on failure; outputs written only on success.
  */
 #pragma once
@@ -86,7 +92,7 @@ typedef enum HookOutcome {
 } HookOutcome;
 
 typedef struct HookResult {
-        HookEvent event;
+        HookEvent event;  /* _HOOK_EVENT_MAX for a helper started without facts */
         const char *path; /* argv[0]; valid during the callback */
         pid_t pid;
         HookOutcome outcome;
@@ -123,6 +129,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(HookRunner *, hook_runner_free)
  * `done` (may be NULL) is called once when it ends or times out.
  */
 int hook_run(HookRunner *r, char *const argv[], const HookFacts *facts, hook_done_t done, void *userdata);
+
+/*
+ * hook_run(), except that `facts` may be NULL (a helper program: its
+ * environment is PATH alone) and, with output_fd >= 0, the child's stdout
+ * and stderr both go to output_fd (which the caller keeps and closes).
+ */
+int hook_run_output(HookRunner *r, char *const argv[], const HookFacts *facts, int output_fd, hook_done_t done,
+                    void *userdata);
 
 /* Hooks started and not yet reaped (a killed one counts until it is gone). */
 unsigned hook_runner_n_running(const HookRunner *r);

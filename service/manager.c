@@ -17,6 +17,8 @@
 #include "cgroup-mem.h"
 #include "cgroup-stall.h"
 #include "cgroup-util.h"
+#include "checkpointer.h"
+#include "hibernate.h"
 #include "freezer.h"
 #include "build-config.h"
 #include "registry.h"
@@ -55,6 +57,8 @@ Manager *manager_free(Manager *m)
         sd_event_source_disable_unref(m->timer);
         manager_bus_stop(m);
         actor_free(m->actor);
+        checkpointer_free(m->checkpointer); /* after the actor, which borrows it */
+        hibernator_free(m->hibernator);
         hook_runner_free(m->hooks);
         free(m->fg_app_id);
         free(m->fg_own_app_id);
@@ -453,7 +457,10 @@ int manager_plan(Manager *m, Level level)
         if (m->actor) {
                 actor_last_kill(m->actor, &in.last_kill_usec, &in.last_kill_expected_bytes);
                 in.last_thaw_usec = actor_last_thaw(m->actor);
+                in.last_restore_usec = actor_last_restore(m->actor);
         }
+        if (m->checkpointer && level == LEVEL_NORMAL)
+                (void)checkpointer_restorable(m->checkpointer, &in.checkpoints, &in.n_checkpoints);
         /* Only a stall at critical and above is answered by freezing. */
         if (level >= LEVEL_CRITICAL)
                 stall = manager_stall_cgroups(m);
@@ -617,7 +624,9 @@ static void manager_decide(Manager *m, uint64_t sample_usec, bool level_changed)
                 incident_begin(m->incidents, m->lm.level, &snap);
                 m->incident_pending = false;
         }
-        if (m->plan.n_actions == 0) {
+        if (m->config_valid)
+                manager_hibernate_check(m);
+        if (m->plan.n_actions == 0 && m->plan.n_restores == 0) {
                 if (m->config_valid)
                         actor_thaw_expired(m->actor, m->lm.level);
                 return;
@@ -740,6 +749,8 @@ int manager_sample(Manager *m)
         m->last_sample = s;
         manager_bus_sample(m);
         if (changed) {
+                /* For the hibernation decision: how long emergency has lasted. */
+                m->emergency_since = new == LEVEL_EMERGENCY ? clock_usec(CLOCK_BOOTTIME) : 0;
                 log_level_change(m, old, new);
                 manager_level_records(m, old, new);
                 manager_bus_level_changed(m, old, new);
@@ -916,6 +927,8 @@ int manager_reload(Manager *m, char **ret_error)
         log_info("configuration reloaded");
         if (m->bus)
                 bus_properties_changed(m->bus, BUS_PROP_DRY_RUN);
+        (void)manager_checkpoint_setup(m); /* the new config's planner params start without checkpoints */
+        manager_hibernate_setup(m);
 
         if (memcmp(&old_trigger, &m->config.trigger, sizeof(old_trigger)) != 0) {
                 m->fallback_logged = false;
@@ -1005,6 +1018,9 @@ int manager_start(Manager *m)
                 if (r < 0)
                         log_warning_errno(r, "cannot keep incident reports in %s: %m", incidents);
         }
+        if (m->config_valid)
+                (void)manager_checkpoint_setup(m);
+        manager_hibernate_setup(m);
         r = hook_runner_new(m->event, m->config.hooks.timeout_usec, 4, true, &m->hooks);
         if (r < 0)
                 log_warning_errno(r, "hooks unavailable: %m");

@@ -86,6 +86,13 @@ typedef struct Manager {
         Plan plan;
         NeverTargetContext never;
         Actor *actor;
+        struct Checkpointer *checkpointer; /* NULL: checkpoints are kills (checkpoint=false, no criu, ...) */
+        bool checkpoint_off_logged;        /* why checkpoints are off was said */
+        struct Hibernator *hibernator;     /* emergency hibernation (manager-actions.c) */
+        uint64_t emergency_since;          /* CLOCK_BOOTTIME when the level became emergency, 0 if not */
+        uint64_t last_hibernate;           /* CLOCK_BOOTTIME of the last request (dry run: the last log) */
+        bool hibernate_off_logged;
+        bool hibernate_nobus_logged;
         char *registry_path;
         uint64_t last_decision;  /* CLOCK_MONOTONIC */
 
@@ -150,6 +157,13 @@ void manager_bus_stop(Manager *m);
 void manager_bus_sample(Manager *m);
 void manager_bus_level_changed(Manager *m, Level old, Level new);
 void manager_bus_action(Manager *m, const ActionRecord *rec);
+
+/* manager-actions.c: checkpoints (at start and after a reload; says once why they are off). */
+int manager_checkpoint_setup(Manager *m);
+/* ...and emergency hibernation: say once why hibernate=true cannot apply. */
+void manager_hibernate_setup(Manager *m);
+/* After each decision: hibernate if the plan cannot help at emergency. */
+void manager_hibernate_check(Manager *m);
 
 /* The registry path for --thaw-all and the actor (--state-dir, or the mode's runtime dir). */
 int manager_registry_path(bool system_mode, const char *state_dir, char **ret);

@@ -5,6 +5,7 @@
  * rules are in planner.h.
  */
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,7 @@ const char *plan_action_to_string(PlanActionType t)
                 [PLAN_THAW] = "thaw",
                 [PLAN_CHECKPOINT] = "checkpoint",
                 [PLAN_KILL] = "kill",
+                [PLAN_RESTORE] = "restore",
         };
         return (unsigned)t < _PLAN_ACTION_MAX ? names[t] : NULL;
 }
@@ -344,7 +346,8 @@ static int thaw_cmp(const void *x, const void *y, void *userdata)
         return (*(const size_t *)x > *(const size_t *)y) - (*(const size_t *)x < *(const size_t *)y);
 }
 
-static void plan_thaws(Planning *c)
+/* Thaw frozen apps; returns MemAvailable once they are thawed, or 0 if a frozen app still waits. */
+static uint64_t plan_thaws(Planning *c)
 {
         const PlannerInput *in = c->in;
         Plan *plan = c->plan;
@@ -353,6 +356,7 @@ static void plan_thaws(Planning *c)
                 !in->last_thaw_usec || in->now_usec >= in->last_thaw_usec + c->params->thaw_interval_usec;
         size_t n = 0;
         unsigned thawed = 0;
+        bool waiting = false;
 
         for (size_t k = 0; k < plan->n_apps; k++)
                 if (plan->apps[k].state & APP_FROZEN)
@@ -369,8 +373,10 @@ static void plan_thaws(Planning *c)
                         continue;
                 }
                 /* Staggered, capped, and only while the headroom holds; never skip ahead. */
-                if (!batch_due || thawed >= c->params->thaw_cap || avail < c->target_bytes + cost)
+                if (!batch_due || thawed >= c->params->thaw_cap || avail < c->target_bytes + cost) {
+                        waiting = true;
                         break;
+                }
                 avail -= cost;
                 thawed++;
                 plan_add(c, PLAN_THAW, k, "level normal: thaw, %llu MiB available after it, target %llu MiB",
@@ -382,6 +388,42 @@ static void plan_thaws(Planning *c)
         for (size_t k = 0; k < plan->n_apps; k++)
                 if (plan->apps[k].state & APP_THROTTLED)
                         plan_add(c, PLAN_UNTHROTTLE, k, "level normal: unthrottle");
+        return waiting ? 0 : avail;
+}
+
+/* The checkpoint to restore first: the oldest (then the first listed). */
+static size_t oldest_checkpoint(const PlannerInput *in)
+{
+        size_t best = SIZE_MAX;
+
+        for (size_t i = 0; i < in->n_checkpoints; i++)
+                if (best == SIZE_MAX || in->checkpoints[i].created < in->checkpoints[best].created)
+                        best = i;
+        return best;
+}
+
+/* After the thaws: restore one checkpointed app while the headroom holds. */
+static void plan_restores(Planning *c, uint64_t avail)
+{
+        const PlannerInput *in = c->in;
+        Plan *plan = c->plan;
+        uint64_t cost;
+        size_t i;
+
+        if (avail == 0 || in->n_checkpoints == 0 || !in->checkpoints)
+                return;
+        if (in->last_restore_usec && in->now_usec < in->last_restore_usec + c->params->thaw_interval_usec)
+                return;
+        i = oldest_checkpoint(in);
+        cost = in->checkpoints[i].bytes + c->params->thaw_reserve_bytes;
+        if (avail < c->target_bytes + cost)
+                return; /* the oldest first: never skip ahead */
+        plan->restores[0].checkpoint = i;
+        snprintf(plan->restores[0].id, sizeof(plan->restores[0].id), "%s", in->checkpoints[i].id);
+        snprintf(plan->restores[0].reason, sizeof(plan->restores[0].reason),
+                 "level normal: restore checkpoint %s, %llu MiB available after it, target %llu MiB",
+                 in->checkpoints[i].id, mib(avail - cost), mib(c->target_bytes));
+        plan->n_restores = 1;
 }
 
 int planner_plan(const PlannerParams *params, const PlannerInput *in, Plan *plan)
@@ -395,7 +437,7 @@ int planner_plan(const PlannerParams *params, const PlannerInput *in, Plan *plan
 
         plan_reserve(plan, in->table->n);
         plan->level = in->level;
-        plan->n_apps = plan->n_actions = 0;
+        plan->n_apps = plan->n_actions = plan->n_restores = 0;
         plan->planned_bytes = 0;
         plan->cooldown = false;
         c.target_bytes = in->mem.mem_total / 100 * params->headroom_percent[in->level] +
@@ -406,7 +448,7 @@ int planner_plan(const PlannerParams *params, const PlannerInput *in, Plan *plan
         planner_build_apps(params, in, plan);
 
         if (in->level == LEVEL_NORMAL) {
-                plan_thaws(&c);
+                plan_restores(&c, plan_thaws(&c));
                 return 0;
         }
         if (in->level < LEVEL_CRITICAL)

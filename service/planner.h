@@ -87,6 +87,14 @@
  * Order: the foreground app, then the most important (lowest priority
  * number), then the longest frozen.
  *
+ * Restore. At normal, once no frozen app waits to be thawed, checkpointed
+ * apps (PlannerInput.checkpoints) are restored like thaws: oldest checkpoint
+ * first, at most one per cycle, no sooner than thaw_interval_usec after the
+ * previous restore, and only while MemAvailable minus what the thaws of this
+ * plan need minus what the app held (its bytes) and thaw_reserve_bytes stays
+ * above headroom_percent[normal]. Restores are listed in Plan.restores,
+ * apart from Plan.actions (a checkpointed app has no process in the table).
+ *
  * A Plan points into the table and the rules it was made from: keep them
  * alive while the plan is used.
  *
@@ -161,6 +169,15 @@ typedef struct PlannerForeground {
         size_t n_pids;
 } PlannerForeground;
 
+/* An app memguard checkpointed (checkpointer.h) and may restore at normal. */
+typedef struct PlanCheckpoint {
+        const char *id;
+        const char *name; /* or NULL */
+        uid_t uid;
+        uint64_t bytes;   /* what it held: what restoring it takes */
+        uint64_t created; /* CLOCK_REALTIME seconds: the oldest is restored first */
+} PlanCheckpoint;
+
 typedef struct PlannerInput {
         Level level;
         MemInfo mem;
@@ -179,6 +196,9 @@ typedef struct PlannerInput {
          * shortage is answered only on apps in these cgroups. NULL = unknown
          * (no cgroup v2): any app. */
         char *const *stall_cgroups;
+        const PlanCheckpoint *checkpoints; /* restorable checkpoints (may be NULL) */
+        size_t n_checkpoints;
+        uint64_t last_restore_usec; /* 0 = never */
 } PlannerInput;
 
 typedef struct PlanApp {
@@ -213,6 +233,7 @@ typedef enum PlanActionType {
         PLAN_THAW,
         PLAN_CHECKPOINT,
         PLAN_KILL,
+        PLAN_RESTORE, /* only in Plan.restores and the actor's records, never in Plan.actions */
         _PLAN_ACTION_MAX,
 } PlanActionType;
 
@@ -225,6 +246,14 @@ typedef struct PlanAction {
         char reason[PLAN_REASON_MAX];
 } PlanAction;
 
+typedef struct PlanRestore {
+        size_t checkpoint; /* index into PlannerInput.checkpoints */
+        char id[64];       /* its id (copied: the plan outlives the input's list) */
+        char reason[PLAN_REASON_MAX];
+} PlanRestore;
+
+#define PLAN_MAX_RESTORES 1 /* per cycle */
+
 typedef struct Plan {
         Level level;
         uint64_t need_bytes;    /* how much must come back to reach the headroom target */
@@ -236,6 +265,8 @@ typedef struct Plan {
         size_t *members;     /* table indices, grouped by app */
         PlanAction *actions; /* in the order to carry them out */
         size_t n_actions;
+        PlanRestore restores[PLAN_MAX_RESTORES]; /* checkpoints to restore, after the actions */
+        size_t n_restores;
 
         /* Scratch, sized to the table; grown only when it grows. */
         size_t capacity;

@@ -3,8 +3,6 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -330,81 +328,15 @@ int registry_format(const Registry *r, char **ret)
         return 0;
 }
 
-/* mkdir -p: the registry's own directory is created 0700, missing parents 0755. */
-static int mkdir_parents(const char *dir)
-{
-        _cleanup_free_ char *p = xstrdup(dir);
-
-        for (char *s = p + 1;; s++) {
-                char c = *s;
-
-                if (c != '/' && c != 0)
-                        continue;
-                *s = 0;
-                if (p[0] && mkdir(p, c == 0 ? 0700 : 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = c;
-                if (c == 0)
-                        return 0;
-        }
-}
-
-static int write_all(int fd, const char *s, size_t len)
-{
-        while (len > 0) {
-                ssize_t k = write(fd, s, len);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                s += k;
-                len -= (size_t)k;
-        }
-        return 0;
-}
-
 int registry_save(const Registry *reg, const char *path)
 {
-        _cleanup_free_ char *text = NULL, *dir = NULL, *tmp = NULL;
-        _cleanup_close_ int dfd = -1, fd = -1;
-        const char *slash = strrchr(path, '/'), *base;
+        _cleanup_free_ char *text = NULL;
         int r;
 
-        base = slash ? slash + 1 : path;
-        if (!*base)
-                return -EISDIR;
-        dir = slash ? strndup(path, (size_t)(slash - path)) : xstrdup(".");
-        if (!dir)
-                abort();
-        if (asprintf(&tmp, "%s.tmp", base) < 0)
-                abort();
         registry_format(reg, &text);
-
-        if (dir[0] && (r = mkdir_parents(dir)) < 0)
-                return log_debug_errno(r, "registry: cannot create %s: %m", dir);
-        dfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
-                return log_debug_errno(-errno, "registry: cannot open %s: %m", dir);
-        while (flock(dfd, LOCK_EX) < 0)
-                if (errno != EINTR)
-                        return log_debug_errno(-errno, "registry: cannot lock %s: %m", dir);
-
-        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
-        if (fd < 0)
-                return log_debug_errno(-errno, "registry: cannot create %s/%s: %m", dir, tmp);
-        if (fchmod(fd, 0600) < 0)
-                r = -errno;
-        else if ((r = write_all(fd, text, strlen(text))) >= 0 && fsync(fd) < 0)
-                r = -errno;
-        if (r >= 0 && renameat(dfd, tmp, dfd, base) < 0)
-                r = -errno;
-        if (r < 0) {
-                (void)unlinkat(dfd, tmp, 0);
+        r = write_file_atomic(path, text, strlen(text));
+        if (r < 0)
                 return log_debug_errno(r, "registry: cannot write %s: %m", path);
-        }
-        if (fsync(dfd) < 0)
-                return log_debug_errno(-errno, "registry: cannot sync %s: %m", dir);
         return 0;
 }
 

@@ -173,6 +173,16 @@ static const struct {
         {"actions", "kill-timeout-emergency-seconds", "0", T_USEC,
          offsetof(Config, actions.kill_timeout_emergency_usec), 0},
         {"actions", "max-frozen-seconds", "0", T_USEC, offsetof(Config, actions.max_frozen_usec), 0},
+        {"actions", "checkpoint", "true", T_BOOL, offsetof(Config, actions.checkpoint), 1},
+        {"actions", "checkpoint-timeout-seconds", "120", T_USEC, offsetof(Config, actions.checkpoint_timeout_usec),
+         120 * USEC_PER_SEC},
+        {"actions", "checkpoint-keep", "1", T_UNSIGNED, offsetof(Config, actions.checkpoint_keep), 1},
+        {"actions", "checkpoint-max-age-days", "0.5", T_USEC, offsetof(Config, actions.checkpoint_max_age_usec),
+         43200 * USEC_PER_SEC},
+        {"actions", "hibernate", "yes", T_BOOL, offsetof(Config, actions.hibernate), 1},
+        {"actions", "hibernate-after-seconds", "0", T_USEC, offsetof(Config, actions.hibernate_after_usec), 0},
+        {"actions", "hibernate-interval-minutes", "1", T_USEC, offsetof(Config, actions.hibernate_interval_usec),
+         60 * USEC_PER_SEC},
         {"records", "event-log-max-mib", "16", T_USEC, offsetof(Config, records.event_log_max_bytes),
          16.0 * 1024 * 1024},
         {"records", "event-log-keep", "0", T_UNSIGNED, offsetof(Config, records.event_log_keep), 0},
@@ -268,6 +278,14 @@ static const struct {
         int error;
 } bad_cases[] = {
         {"daemon", "dry-run", "maybe", -EINVAL},
+        {"actions", "checkpoint", "sometimes", -EINVAL},
+        {"actions", "hibernate", "2", -EINVAL},
+        {"actions", "checkpoint-timeout-seconds", "0", -ERANGE},
+        {"actions", "checkpoint-keep", "0", -ERANGE},
+        {"actions", "checkpoint-keep", "2.5", -EINVAL},
+        {"actions", "checkpoint-max-age-days", "366", -ERANGE},
+        {"actions", "hibernate-interval-minutes", "0.5", -ERANGE},
+        {"actions", "hibernate-after-seconds", "-1", -ERANGE},
         {"daemon", "dry-run", "True", -EINVAL},
         {"daemon", "dry-run", "", -EINVAL},
         {"daemon", "log-level", "warn", -EINVAL},
@@ -746,7 +764,9 @@ static void test_shipped_file_matches_defaults(void)
         /* ...and the two hook commands, whose defaults are empty too. */
         ASSERT_TRUE(g_key_file_has_key(kf, "hooks", "on-level-change", NULL));
         ASSERT_TRUE(g_key_file_has_key(kf, "hooks", "before-kill", NULL));
-        ASSERT_EQ_INT(n, ELEMENTSOF(key_cases) + 3);
+        /* ...and the criu program, whose default is a name. */
+        ASSERT_TRUE(g_key_file_has_key(kf, "actions", "criu", NULL));
+        ASSERT_EQ_INT(n, ELEMENTSOF(key_cases) + 4);
 
         config_done(&c);
         config_done(&defaults);
@@ -776,9 +796,42 @@ static void test_hook_commands(void)
         config_done(&c);
 }
 
+static void test_criu_program(void)
+{
+        static const char *const bad[] = {"bin/criu", "./criu", "/usr/sbin/../criu", "/usr/sbin/", "cr\x01iu"};
+        Config c;
+
+        config_init(&c);
+        ASSERT_TRUE(c.actions.criu == NULL); /* "criu" in PATH */
+        ASSERT_FALSE(c.actions.checkpoint);
+        ASSERT_FALSE(c.actions.hibernate);
+        ASSERT_OK(parse(&c, "[actions]\ncriu=/opt/criu/sbin/criu\n", NULL));
+        ASSERT_STREQ(c.actions.criu, "/opt/criu/sbin/criu");
+        {
+                Config d;
+                config_copy(&d, &c);
+                ASSERT_STREQ(d.actions.criu, "/opt/criu/sbin/criu");
+                ASSERT_TRUE(d.actions.criu != c.actions.criu);
+                config_done(&d);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                _cleanup_free_ char *text = NULL, *error = NULL;
+                ASSERT_TRUE(asprintf(&text, "[actions]\ncriu=%s\n", bad[i]) > 0);
+                ASSERT_ERR(parse(&c, text, &error), -EINVAL);
+                ASSERT_TRUE(strstr(error, "test.conf: [actions] criu: not a program") != NULL);
+                ASSERT_STREQ(c.actions.criu, "/opt/criu/sbin/criu"); /* unchanged */
+        }
+        ASSERT_OK(parse(&c, "[actions]\ncriu=criu\n", NULL));
+        ASSERT_STREQ(c.actions.criu, "criu");
+        ASSERT_OK(parse(&c, "[actions]\ncriu=\n", NULL));
+        ASSERT_TRUE(c.actions.criu == NULL);
+        config_done(&c);
+}
+
 int main(void)
 {
         RUN(test_hook_commands);
+        RUN(test_criu_program);
         RUN(test_defaults);
         RUN(test_each_key_parses);
         RUN(test_strings_and_enums);

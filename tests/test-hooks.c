@@ -462,6 +462,40 @@ static void test_concurrency_cap(sd_event *e)
         ASSERT_TRUE(hook_result_ok(&d3.last));
 }
 
+/* A helper (no facts): PATH alone in its environment, stdout and stderr into the caller's file. */
+static void test_helper_output(sd_event *e)
+{
+        _cleanup_(hook_runner_freep) HookRunner *r = NULL;
+        _cleanup_close_ int out = -1;
+        char script[256], outpath[256], *text, *env;
+        size_t size;
+        Done d = {};
+
+        write_script("helper.sh",
+                     "#!/bin/sh\ncat /proc/$$/environ > '@D@/helper-env'\necho to-stdout\necho to-stderr >&2\n"
+                     "exit 1\n",
+                     0755);
+        path_in_tmp(script, sizeof(script), "helper.sh");
+        path_in_tmp(outpath, sizeof(outpath), "helper.out");
+        out = open(outpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ASSERT_TRUE(out >= 0);
+
+        ASSERT_OK(hook_runner_new(e, 5 * USEC_PER_SEC, 1, false, &r));
+        ASSERT_ERR(hook_run(r, (char *const[]){script, NULL}, NULL, on_done, &d), -EINVAL); /* hooks need facts */
+        ASSERT_OK(hook_run_output(r, (char *const[]){script, NULL}, NULL, out, on_done, &d));
+        run_until(e, done_called, &d, 5 * USEC_PER_SEC);
+        ASSERT_EQ_INT(d.last.outcome, HOOK_EXITED);
+        ASSERT_EQ_INT(d.last.status, 1);
+        ASSERT_EQ_INT(d.last.event, _HOOK_EVENT_MAX);
+
+        text = slurp("helper.out", NULL);
+        ASSERT_STREQ(text, "to-stdout\nto-stderr\n");
+        free(text);
+        env = slurp("helper-env", &size);
+        assert_strv_block(env, size, (const char *const[]){"PATH=" HOOK_PATH, NULL});
+        free(env);
+}
+
 int main(void)
 {
         sd_event *e = NULL;
@@ -486,6 +520,8 @@ int main(void)
         test_bad_commands(e);
         fprintf(stderr, "== test_concurrency_cap\n");
         test_concurrency_cap(e);
+        fprintf(stderr, "== test_helper_output\n");
+        test_helper_output(e);
 
         sd_event_unref(e);
         {

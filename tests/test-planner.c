@@ -817,6 +817,76 @@ static void test_thaw(void)
         rules_done(&rs);
 }
 
+/* Checkpointed apps come back at normal, one per cycle, oldest first, after the thaws, within the headroom. */
+static void test_restore(void)
+{
+        Fixture f = {};
+        PlannerParams params;
+        RuleSet rs;
+        Plan plan;
+        ProcTable t;
+        PlannerInput in;
+        const PlanCheckpoint cps[] = {
+                {.id = "ckpt-300-9", .bytes = 1000 * MiB, .created = 300},
+                {.id = "ckpt-200-8", .bytes = 2000 * MiB, .created = 200},
+                {.id = "ckpt-400-7", .bytes = 10 * MiB, .created = 400},
+        };
+        const AppState states[] = {frozen(APPS "app-heavy.scope", 100)};
+
+        planner_params_default(&params);
+        load_rules(&rs);
+        plan_init(&plan);
+        add(&f, 901, "/usr/bin/heavy", APPS "app-heavy.scope", 1000, 100);
+        t = table(&f);
+
+        /* 20 % of 16 GiB is 3277 MiB: the oldest (2000 + 64 MiB) fits in 6000 MiB. */
+        in = input(LEVEL_NORMAL, &t, &rs, 6000);
+        in.checkpoints = cps;
+        in.n_checkpoints = ELEMENTSOF(cps);
+        ASSERT_OK(planner_plan(&params, &in, &plan));
+        ASSERT_PLAN(&plan, &t, "");
+        ASSERT_EQ_INT(plan.n_restores, 1);
+        ASSERT_EQ_INT(plan.restores[0].checkpoint, 1);
+        ASSERT_TRUE(strstr(plan.restores[0].reason, "restore checkpoint ckpt-200-8, 3936 MiB available after it"));
+
+        /* Never skipping ahead to a smaller one when the oldest does not fit. */
+        in.mem.mem_available = 5000 * MiB;
+        ASSERT_OK(planner_plan(&params, &in, &plan));
+        ASSERT_EQ_INT(plan.n_restores, 0);
+
+        /* After a thaw in the same plan, counting what the thaw needs (100 swap + 64). */
+        in.mem.mem_available = 6000 * MiB;
+        in.states = states;
+        in.n_states = ELEMENTSOF(states);
+        ASSERT_OK(planner_plan(&params, &in, &plan));
+        ASSERT_PLAN(&plan, &t, "thaw:901");
+        ASSERT_EQ_INT(plan.n_restores, 1);
+        ASSERT_TRUE(strstr(plan.restores[0].reason, "3772 MiB available after it"));
+        /* Not while a frozen app still waits for its thaw (here: the thaw interval). */
+        in.last_thaw_usec = NOW - 1 * USEC_PER_SEC;
+        ASSERT_OK(planner_plan(&params, &in, &plan));
+        ASSERT_PLAN(&plan, &t, "");
+        ASSERT_EQ_INT(plan.n_restores, 0);
+        in.states = NULL;
+        in.n_states = 0;
+        in.last_thaw_usec = 0;
+
+        /* Paced like thaws. */
+        in.last_restore_usec = NOW - 1 * USEC_PER_SEC;
+        ASSERT_OK(planner_plan(&params, &in, &plan));
+        ASSERT_EQ_INT(plan.n_restores, 0);
+        in.last_restore_usec = NOW - 5 * USEC_PER_SEC;
+        ASSERT_OK(planner_plan(&params, &in, &plan));
+        ASSERT_EQ_INT(plan.n_restores, 1);
+
+        /* Never above normal. */
+        in.level = LEVEL_ELEVATED;
+        ASSERT_OK(planner_plan(&params, &in, &plan));
+        ASSERT_EQ_INT(plan.n_restores, 0);
+        plan_done(&plan);
+        rules_done(&rs);
+}
+
 static void test_grace(void)
 {
         Fixture f = {};
@@ -1080,6 +1150,7 @@ int main(void)
         RUN(test_amount);
         RUN(test_stall_attribution);
         RUN(test_checkpoint);
+        RUN(test_restore);
         RUN(test_whole_apps);
         RUN(test_sessions_never_one_unit);
         RUN(test_cooldown);

@@ -6,6 +6,7 @@
 #   BUS_POLICY=dbus/org.memguard.conf POLKIT_POLICY=build/polkit/org.memguard.policy
 #   . bus-env.sh
 #   busenv_setup              # temp dir, bus config; exports DBUS_SYSTEM_BUS_ADDRESS
+#   busenv_add_policy XML     # extra <policy> elements for this test (before the bus starts)
 #   busenv_start_bus          # dbus-daemon, polled until it answers
 #   busenv_install_polkit     # the .policy into /usr/share/polkit-1/actions
 #   busenv_add_polkit_rule JS # a rules file in /etc/polkit-1/rules.d
@@ -63,8 +64,16 @@ busenv_setup() {
 	  </policy>
 	  <include>$(realpath "$BUS_POLICY")</include>
 	  <includedir>/usr/share/dbus-1/system.d</includedir>
+	  <!-- a test's own additions (busenv_add_policy), read when the bus starts -->
+	  <include ignore_missing="yes">$BUSENV_DIR/extra-policy.conf</include>
 	</busconfig>
 	EOF
+}
+
+# busenv_add_policy XML: policy elements for this test's bus (before busenv_start_bus).
+busenv_add_policy() {
+	printf '<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"\n "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">\n<busconfig>\n%s\n</busconfig>\n' \
+		"$1" >"$BUSENV_DIR/extra-policy.conf"
 }
 
 # busenv_has_name NAME: is NAME owned on the private bus?
