@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,24 +15,48 @@
 #include "psi.h"
 
 #define STALL_MAX_DEPTH 32
+#define STALL_HISTORY_MAX 1024
+#define STALL_MIN_INTERVAL_USEC 100000 /* a shorter interval says too little */
 
-typedef struct Found {
+typedef struct Walk {
         char **paths;
         size_t n, max;
-} Found;
+        double threshold;
+        const StallHistory *old;
+        StallHistory next;
+        uint64_t now;
+        bool exact;
+} Walk;
 
-static void found_add(Found *f, const char *path)
+void stall_history_done(StallHistory *h)
+{
+        if (!h)
+                return;
+        for (size_t i = 0; i < h->n; i++)
+                free(h->points[i].path);
+        free(h->points);
+        *h = (StallHistory){};
+}
+
+void cg_stall_list_free(char **list)
+{
+        for (char **p = list; p && *p; p++)
+                free(*p);
+        free(list);
+}
+
+static void found_add(Walk *w, const char *path)
 {
         char **np;
 
-        if (f->n >= f->max)
+        if (w->n >= w->max)
                 return;
-        np = reallocarray(f->paths, f->n + 2, sizeof(char *));
+        np = reallocarray(w->paths, w->n + 2, sizeof(char *));
         if (!np)
                 abort();
-        f->paths = np;
-        f->paths[f->n++] = xstrdup(path);
-        f->paths[f->n] = NULL;
+        w->paths = np;
+        w->paths[w->n++] = xstrdup(path);
+        w->paths[w->n] = NULL;
 }
 
 static char *path_join(const char *parent, const char *name)
@@ -45,11 +68,50 @@ static char *path_join(const char *parent, const char *name)
         return p;
 }
 
-/* Descend into cgfd (the cgroup at `path`, known to stall): 0, or -errno if it cannot be listed. */
-static int descend(int cgfd, const char *path, double threshold, unsigned depth, Found *f)
+/* The stall rate of cgroup `path` (fraction 0..1) from its totals, or avg10 the first time. */
+static double stall_rate(Walk *w, const char *path, const PsiLine *some, bool *ret_exact)
+{
+        const StallPoint *prev = NULL;
+        double rate;
+
+        if (w->old)
+                for (size_t i = 0; i < w->old->n; i++)
+                        if (strcmp(w->old->points[i].path, path) == 0) {
+                                prev = &w->old->points[i];
+                                break;
+                        }
+        if (w->next.n < STALL_HISTORY_MAX) {
+                StallPoint *np = reallocarray(w->next.points, w->next.n + 1, sizeof(StallPoint));
+                if (!np)
+                        abort();
+                w->next.points = np;
+                /* Keep the older reading while the interval is still too short to measure. */
+                w->next.points[w->next.n++] = prev && w->now - prev->when_usec < STALL_MIN_INTERVAL_USEC ?
+                                                      (StallPoint){ xstrdup(path), prev->total_usec, prev->when_usec } :
+                                                      (StallPoint){ xstrdup(path), some->total, w->now };
+        }
+        if (prev && w->now > prev->when_usec && w->now - prev->when_usec >= STALL_MIN_INTERVAL_USEC &&
+            some->total >= prev->total_usec) {
+                rate = (double)(some->total - prev->total_usec) / (double)(w->now - prev->when_usec);
+                *ret_exact = true;
+                return rate > 1.0 ? 1.0 : rate;
+        }
+        *ret_exact = false;
+        return some->avg10 / 100.0;
+}
+
+/*
+ * Descend into cgfd (the cgroup at `path`). With `collect`, it is known to
+ * stall and where the stall is gets collected; without, only the totals of
+ * its subtree are read, so that the next walk has rates there (a cgroup that
+ * stalls at all may soon stall enough; one that does not stall at all has no
+ * stalling descendant, since a stall counts in every ancestor).
+ * 0, or -errno if it cannot be listed.
+ */
+static int descend(int cgfd, const char *path, unsigned depth, bool collect, Walk *w)
 {
         _cleanup_close_ int fd = -1;
-        bool child_stalls = false;
+        bool child_stalls = false, inexact = false;
         struct dirent *de;
         DIR *d;
 
@@ -61,51 +123,71 @@ static int descend(int cgfd, const char *path, double threshold, unsigned depth,
                 return -errno;
         fd = -1; /* owned by d */
 
-        while (depth < STALL_MAX_DEPTH && f->n < f->max && (de = readdir(d))) {
+        while (depth < STALL_MAX_DEPTH && w->n < w->max && (de = readdir(d))) {
                 _cleanup_close_ int child = -1;
                 _cleanup_free_ char *cpath = NULL;
                 PsiStats st;
+                bool exact, stalls;
+                double rate;
 
                 if (de->d_type != DT_DIR || de->d_name[0] == '.')
                         continue;
                 child = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
                 if (child < 0)
                         continue; /* removed meanwhile */
-                if (psi_read_at(child, "memory.pressure", &st) < 0 || !st.some.present ||
-                    st.some.avg10 < threshold)
+                if (psi_read_at(child, "memory.pressure", &st) < 0 || !st.some.present)
                         continue;
-                child_stalls = true;
                 cpath = path_join(path, de->d_name);
-                (void)descend(child, cpath, threshold, depth + 1, f);
+                rate = stall_rate(w, cpath, &st.some, &exact);
+                stalls = collect && rate >= w->threshold;
+                if (stalls) {
+                        child_stalls = true;
+                        if (!exact)
+                                w->exact = false;
+                } else if (collect && !exact && st.some.total > 0)
+                        inexact = true; /* seen for the first time: it may stall more than avg10 says */
+                if (stalls || rate > 0 || (!exact && st.some.total > 0))
+                        (void)descend(child, cpath, depth + 1, stalls, w);
         }
         closedir(d);
         /* No child explains it: the stall is in this cgroup's own processes
          * (for the root: in processes directly in it, or spread thin). */
-        if (!child_stalls)
-                found_add(f, path);
+        if (collect && !child_stalls) {
+                if (inexact)
+                        w->exact = false;
+                found_add(w, path);
+        }
         return 0;
 }
 
-int cg_stall_find_at(int rootfd, const char *root, double threshold, size_t max, char ***ret)
+int cg_stall_find_at(int rootfd, const char *root, double root_rate, StallHistory *history, uint64_t now_usec,
+                     size_t max, char ***ret, bool *ret_exact)
 {
-        Found f = { .max = max };
+        Walk w = { .max = max, .old = history, .now = now_usec, .exact = true };
         int r;
 
-        if (rootfd < 0 || !root || root[0] != '/' || !ret || !(threshold >= 0))
+        if (rootfd < 0 || !root || root[0] != '/' || !ret || !(root_rate >= 0))
                 return -EINVAL;
-        r = descend(rootfd, root, threshold, 0, &f);
+        w.threshold = root_rate / 2 > 0.01 ? root_rate / 2 : 0.01;
+        r = descend(rootfd, root, 0, true, &w);
         if (r < 0) {
-                for (size_t i = 0; i < f.n; i++)
-                        free(f.paths[i]);
-                free(f.paths);
+                cg_stall_list_free(w.paths);
+                stall_history_done(&w.next);
                 return r;
         }
-        if (!f.paths) {
-                f.paths = calloc(1, sizeof(char *));
-                if (!f.paths)
+        if (!w.paths) {
+                w.paths = calloc(1, sizeof(char *));
+                if (!w.paths)
                         abort();
         }
-        *ret = f.paths;
+        if (history) {
+                stall_history_done(history);
+                *history = w.next;
+        } else
+                stall_history_done(&w.next);
+        *ret = w.paths;
+        if (ret_exact)
+                *ret_exact = w.exact;
         return 0;
 }
 

@@ -74,6 +74,7 @@ Manager *manager_free(Manager *m)
         plan_done(&m->plan);
         proc_table_done(&m->table);
         proc_bpf_free(m->proc_bpf);
+        stall_history_done(&m->stall_history);
         sd_event_unref(m->event);
         config_done(&m->config);
         free(m->self_cgroup);
@@ -371,14 +372,16 @@ static int manager_refresh_table(Manager *m, const ProcScanFilter *f)
 /*
  * Where a stall comes from (cgroup-stall.h), for the planner's answer to a
  * stall without memory shortage: the cgroups below the managed root whose
- * own stall is at least half of the root's (and 1 % at least). NULL when
- * unknown (no cgroup2, no PSI sample).
+ * own stall rate is at least half of the root's. Walked at every decision
+ * above normal so that rates come from totals, not from avg10; at the
+ * onset, before a second reading, the answer is "nowhere yet" (an empty
+ * list: no stall-freeze this cycle). NULL when unknown (no cgroup2).
  */
 static char **manager_stall_cgroups(Manager *m)
 {
         _cleanup_close_ int fd = -1;
-        double threshold;
         char **list;
+        bool exact;
         int r;
 
         if (!m->v2_mount || !m->last_sample.has_psi)
@@ -387,8 +390,8 @@ static char **manager_stall_cgroups(Manager *m)
                               : open(m->v2_mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return NULL;
-        threshold = MAX(1.0, m->last_sample.psi.some.avg10 / 2);
-        r = cg_stall_find_at(fd, m->scope_cgroup ? m->scope_cgroup : "/", threshold, 64, &list);
+        r = cg_stall_find_at(fd, m->scope_cgroup ? m->scope_cgroup : "/", m->last.psi_some_rate, &m->stall_history,
+                             clock_usec(CLOCK_MONOTONIC), 64, &list, &exact);
         if (r < 0) {
                 log_debug_errno(r, "cannot tell where the stall comes from: %m");
                 return NULL;
@@ -402,8 +405,15 @@ static char **manager_stall_cgroups(Manager *m)
                         for (char **p = list; *p; p++)
                                 fprintf(f, "%s%s", p == list ? "" : ",", *p);
                         fclose(f);
-                        log_debug("stall threshold=%.1f%% in=%s", threshold, strempty(joined));
+                        log_debug("stall rate=%.3f exact=%s in=%s", m->last.psi_some_rate, yes_no(exact),
+                                  strempty(joined));
                 }
+        }
+        if (!exact) {
+                cg_stall_list_free(list);
+                list = calloc(1, sizeof(char *));
+                if (!list)
+                        abort();
         }
         return list;
 }
@@ -461,14 +471,13 @@ int manager_plan(Manager *m, Level level)
         }
         if (m->checkpointer && level == LEVEL_NORMAL)
                 (void)checkpointer_restorable(m->checkpointer, &in.checkpoints, &in.n_checkpoints);
-        /* Only a stall at critical and above is answered by freezing. */
-        if (level >= LEVEL_CRITICAL)
+        /* A stall is answered by freezing at critical and above; the walk
+         * starts earlier so that its rates are measured by then. */
+        if (level >= LEVEL_ELEVATED)
                 stall = manager_stall_cgroups(m);
         in.stall_cgroups = stall;
         r = planner_plan(&m->config.planner, &in, &m->plan);
-        for (char **p = stall; p && *p; p++)
-                free(*p);
-        free(stall);
+        cg_stall_list_free(stall);
         return r;
 }
 

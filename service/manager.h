@@ -26,6 +26,7 @@
 #include "level.h"
 #include "planner.h"
 #include "pressure.h"
+#include "cgroup-stall.h"
 #include "proc-bpf.h"
 #include "proc.h"
 
@@ -82,6 +83,7 @@ typedef struct Manager {
         ProcTable table;
         bool table_loaded;
         ProcBpf *proc_bpf;       /* the BPF task iterator, when it works here */
+        StallHistory stall_history; /* memory.pressure totals from the last stall walk */
         bool proc_bpf_tried;
         Plan plan;
         NeverTargetContext never;
