@@ -14,8 +14,23 @@
 #   monitor_start PIDS...    sample PIDS' states every 50 ms into $WORK/states
 #   monitor_stop             end the sampler
 #   ever_stopped PID         did the sampler ever see PID stopped ('T' or 't')?
-#   action_lines ACTION PID  the daemon's action lines for PID (not dry run)
+#   action_lines ACTION PID  the daemon's event lines for ACTION (a regex) on
+#                            PID (a regex), acted for real (not dry run)
+#   dry_run_lines ACTION PID the same, for what a dry run would have done
+#   acted_re ACTION PID      the regex action_lines uses (for wait_for_log)
 #   wait_until SECONDS CMD...  poll CMD until it succeeds
+#   bus_start / set_foreground PID   a private system bus for memguardd, and
+#                            the real foreground hint (SetForeground) on it
+#
+# The daemon's event lines (eventlog.c) read, on stderr:
+#   [warning: ]killed mg-runaway (pid 123): REASON action=kill pid=123 uid=0
+#       comm=... app=... reason="REASON" result=ok level=4 expected_bytes=...
+#   dry run: would have frozen mg-tab (pid 9): REASON action=freeze pid=9 ...
+#       reason="..." dry_run=yes result=ok level=3 ...
+#   freeze mg-tab (pid 9) failed: ERROR; reason: ... action=freeze ... result=failed
+# The fields after the message are the machine-readable part the helpers
+# match (" action=A pid=N ", " dry_run=yes ", " result=ok"); level is a number
+# there (0 normal .. 4 emergency).
 
 : "${MG_SENTINEL:?MG_SENTINEL must point at the built mg-sentinel}"
 
@@ -60,6 +75,7 @@ cleanup() {
 		done
 	fi
 	memcg_destroy
+	[ -n "${BUSENV_DIR:-}" ] && busenv_teardown
 	wait 2>/dev/null
 	[ "${KEEP_WORK:-0}" = 1 ] && echo "work dir kept: $WORK" || rm -rf "$WORK"
 	exit $rc
@@ -124,13 +140,24 @@ ever_stopped() {
 	grep -q "^$1 " "$WORK/states"
 }
 
-action_lines() {
-	grep -E "^(warning: )?action action=$1 pid=$2 " "$LOG"
+# acted_re ACTION PID: the fields of an event line for ACTION (a regex, e.g.
+# "freeze|kill") on PID (a regex); action_lines leaves dry-run lines out.
+acted_re() {
+	echo " action=($1) pid=($2) "
 }
 
-# Every action line of the daemon's log, for the test's output.
+action_lines() {
+	grep -aE -- "$(acted_re "$1" "$2")" "$LOG" | grep -av ' dry_run=yes '
+}
+
+dry_run_lines() {
+	grep -aE -- "$(acted_re "$1" "$2")" "$LOG" | grep -a ' dry_run=yes '
+}
+
+# Every event line on a process of the daemon's log, shortened, for the test's output.
 show_actions() {
-	grep -E '^(warning: )?(action|would act \(dry run\)) ' "$LOG" | sed 's/ reason=.*//' | head -n "${1:-40}"
+	grep -aE ' action=[a-z-]+ pid=[0-9]+ ' "$LOG" | sed 's/ action=[a-z-]* pid=.* result=/ result=/; s/ level=.*//' |
+		head -n "${1:-40}"
 }
 
 # wait_until SECONDS CMD...: poll CMD every 50 ms until it succeeds (0) or time runs out (1).
@@ -200,17 +227,36 @@ kill_daemon() {
 	DAEMON_PID=
 }
 
+# bus_start: a private system bus (the project's bus policy, no polkitd:
+# memguardd answers root without asking polkit), for memguardd to join and
+# the test to send the foreground hint on. Skips the test without dbus-daemon.
+bus_start() {
+	: "${BUS_POLICY:?BUS_POLICY must name dbus/org.memguard.conf}" "${BUS_CLIENT:?BUS_CLIENT must point at bus-client}"
+	command -v dbus-daemon >/dev/null || skip "dbus-daemon is missing (the foreground hint goes over D-Bus)"
+	# shellcheck source=../helpers/bus-env.sh
+	POLKIT_POLICY=${POLKIT_POLICY:-unused} . "$HELPERS_DIR/bus-env.sh"
+	busenv_setup || fail "bus setup"
+	busenv_start_bus || fail "dbus-daemon refused the configuration with $BUS_POLICY"
+}
+
+# set_foreground PID: the real hint, SetForeground(PID, "") as root over the
+# bus, as a desktop plugin would send it; waits until memguardd logged it.
+set_foreground() {
+	local out
+	busenv_wait_name org.memguard 10 || fail "memguardd did not take org.memguard on the private bus"
+	out=$(timeout 20 "$BUS_CLIENT" call SetForeground "$1" "" 2>&1 | tail -n 1)
+	[[ $out == OK* ]] || fail "SetForeground $1: $out"
+	wait_for_log "^foreground: pid $1 " 5 || fail "memguardd did not log the foreground hint for $1"
+}
+
 # The runaway incident (test-actions-runaway.sh, and test-actions-dry-run.sh
 # with --dry-run), in a 256 MiB memory cgroup made by the caller:
-#   - a protected process (on the protect list by its exe), 16 MiB;
-#   - a "foreground" process, 16 MiB. The D-Bus foreground hint
-#     (SetForeground) is not wired into memguardd yet; until it is, the
-#     foreground app is marked the way the hint ranks it: its exe gets
-#     priority 25 (the default 50 minus foreground-priority-drop), and its
-#     actions leave out throttle, so that, like the shielded foreground
-#     app, nothing is done to it even at emergency (the protected class is
-#     never killed by the ladder). The hint itself is covered by the bus
-#     tests.
+#   - a protected process (on the [protect] list by its exe), 16 MiB;
+#   - the foreground process, 16 MiB, marked by the real hint: memguardd
+#     joins a private system bus and gets SetForeground for it, as from a
+#     desktop plugin. The planner shields the foreground app: nothing is
+#     done to it below emergency, and at emergency it is only the last
+#     resort for a kill (see planner.h).
 #   - three background readers, each re-reading its own 50 MiB file: with
 #     the two above, 182 MiB, which fits in the limit;
 #   - the hog (mg-hog, high priority: heavy, may be frozen or killed),
@@ -251,17 +297,13 @@ kill-timeout-critical-seconds=2
 [protect]
 exe=$BIN/mg-protected
 
-[rule:test-foreground]
-exe=$BIN/mg-foreground
-priority=25
-actions=kill
-
 [rule:test-runaway]
 exe=$BIN/mg-runaway
 priority=90
 actions=${INCIDENT_HOG_ACTIONS:-throttle;freeze;kill}
 CONF
 	"$MEMGUARDD" --check-config --config "$WORK/incident.conf" >/dev/null || fail "test config rejected"
+	bus_start
 
 	spawn "$MEMCG_V2" "$BIN/mg-protected" --mib 16 --seconds 240 --log "$WORK/protected.signals"
 	PROTECTED=$SPAWN_PID
@@ -276,31 +318,33 @@ CONF
 	wait_until 30 readers_done_a_pass 50 "${READERS[@]}" || fail "the background readers did not get going"
 
 	OOM_BEFORE=$(memcg_oom_kills)
-	start_daemon "$@" --config "$WORK/incident.conf" --scope "$MEMCG_SCOPE" --state-dir "$WORK/state"
+	start_daemon --system "$@" --config "$WORK/incident.conf" --scope "$MEMCG_SCOPE" --state-dir "$WORK/state"
+	set_foreground "$FOREGROUND"
 	spawn "$MEMCG_V2" "$BIN/mg-runaway" --rate-mib 10 --max-mib "$hog_max" --seconds "$hog_seconds" >/dev/null
 	HOG=$SPAWN_PID
 	HOG_STARTED=$EPOCHREALTIME
 	echo "incident: protected $PROTECTED, foreground $FOREGROUND, readers ${READERS[*]}, hog $HOG (to $hog_max MiB)"
 }
 
-
 # What must hold for the bystanders of the incident whatever memguard did:
-# protected and foreground never signalled, stopped or acted on, readers
-# never stopped, frozen or killed, and all of them still running.
+# protected and foreground never signalled (their mg-sentinel logs stay
+# empty), never seen stopped, never named in an event line (not even a
+# dry-run one, nor a failed throttle or cap), readers never stopped, frozen
+# or killed, and all of them still running.
 incident_check_bystanders() {
 	local p
 	for p in "$PROTECTED" "$FOREGROUND"; do
 		alive "$p" || fail "pid $p (protected/foreground) is gone"
 		ever_stopped "$p" && fail "pid $p (protected/foreground) was seen stopped"
-		grep -Eq " pid=$p " <(grep -E '^(warning: )?(action|would act \(dry run\)) ' "$LOG") &&
-			fail "memguard acted on pid $p (protected/foreground): $(grep -E " pid=$p " "$LOG" | head -n 3)"
+		grep -aE -- "$(acted_re '[a-z-]+' "$p")" "$LOG" &&
+			fail "memguard acted (or would have) on pid $p (protected/foreground)"
 	done
 	[ -s "$WORK/protected.signals" ] && fail "the protected process got signals: $(cat "$WORK/protected.signals")"
 	[ -s "$WORK/foreground.signals" ] && fail "the foreground process got signals: $(cat "$WORK/foreground.signals")"
 	for p in "${READERS[@]}"; do
 		alive "$p" || fail "background reader $p did not survive"
 		ever_stopped "$p" && fail "background reader $p was seen stopped"
-		action_lines '(freeze|kill|checkpoint)' "$p" >/dev/null && fail "memguard froze or killed background reader $p"
+		action_lines 'freeze|kill|checkpoint' "$p" && fail "memguard froze or killed background reader $p"
 	done
 	return 0
 }
