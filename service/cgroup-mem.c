@@ -61,8 +61,9 @@ int cgroup_mem_read_v2(const char *mount, const char *dir, CgroupMem *ret)
 {
         _cleanup_free_ char *path = xstrdup(dir);
         _cleanup_close_ int fd = -1;
-        CgroupMem c = { .limit = UINT64_MAX };
+        CgroupMem c = { .limit = UINT64_MAX, .swap_limit = UINT64_MAX };
         size_t mlen = strlen(mount);
+        bool swap_known = false;
         int r;
 
         fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -86,11 +87,17 @@ int cgroup_mem_read_v2(const char *mount, const char *dir, CgroupMem *ret)
 
                 if (d >= 0 && read_u64_at(d, "memory.max", &max) >= 0)
                         c.limit = MIN(c.limit, max);
+                if (d >= 0 && read_u64_at(d, "memory.swap.max", &max) >= 0) {
+                        c.swap_limit = MIN(c.swap_limit, max);
+                        swap_known = true;
+                }
                 slash = strrchr(path, '/');
                 if (!slash || slash == path)
                         break;
                 *slash = 0;
         }
+        if (swap_known && read_u64_at(fd, "memory.swap.current", &c.swap_usage) < 0)
+                c.swap_usage = 0;
         *ret = c;
         return 0;
 }
@@ -98,6 +105,7 @@ int cgroup_mem_read_v2(const char *mount, const char *dir, CgroupMem *ret)
 int cgroup_mem_read_v1(const char *dir, CgroupMem *ret)
 {
         _cleanup_close_ int fd = -1;
+        uint64_t memsw_limit, memsw_usage;
         CgroupMem c = {};
         int r;
 
@@ -118,6 +126,15 @@ int cgroup_mem_read_v1(const char *dir, CgroupMem *ret)
         r = read_stat_key(fd, "total_active_file", &c.active_file);
         if (r < 0 && r != -ENOENT)
                 return r;
+
+        /* Swap accounting (memsw = memory + swap), where the kernel has it on. */
+        c.swap_limit = UINT64_MAX;
+        if (read_stat_key(fd, "hierarchical_memsw_limit", &memsw_limit) >= 0 &&
+            read_u64_at(fd, "memory.memsw.usage_in_bytes", &memsw_usage) >= 0 && memsw_limit < V1_UNLIMITED_MIN &&
+            c.limit != UINT64_MAX) {
+                c.swap_limit = memsw_limit > c.limit ? memsw_limit - c.limit : 0;
+                c.swap_usage = memsw_usage > c.usage ? memsw_usage - c.usage : 0;
+        }
         *ret = c;
         return 0;
 }
@@ -134,6 +151,10 @@ void cgroup_mem_to_meminfo(const CgroupMem *c, const MemInfo *sys, MemInfo *ret)
                 avail = MIN(avail + file, c->limit);
                 m.mem_total = MIN(c->limit, sys->mem_total);
                 m.mem_available = MIN(MIN(avail, m.mem_total), sys->mem_available);
+        }
+        if (c->swap_limit != UINT64_MAX) {
+                m.swap_total = MIN(c->swap_limit, sys->swap_total);
+                m.swap_free = MIN(m.swap_total - MIN(c->swap_usage, m.swap_total), sys->swap_free);
         }
         *ret = m;
 }

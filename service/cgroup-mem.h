@@ -31,6 +31,8 @@ typedef struct CgroupMem {
         uint64_t usage;         /* bytes */
         uint64_t inactive_file; /* bytes */
         uint64_t active_file;   /* bytes */
+        uint64_t swap_limit;    /* bytes the cgroup may swap; UINT64_MAX when unlimited or unknown */
+        uint64_t swap_usage;    /* bytes swapped out (0 when unknown) */
 } CgroupMem;
 
 /*
@@ -48,7 +50,8 @@ int cgroup_mem_read_v1(const char *dir, CgroupMem *ret);
 /*
  * The cgroup as a MemInfo: MemTotal = min(limit, system MemTotal),
  * MemAvailable = min(limit - usage + inactive_file + active_file / 2,
- * limit, system MemAvailable),
+ * limit, system MemAvailable), SwapTotal = min(swap_limit, system SwapTotal)
+ * and SwapFree what of it is unused (bounded by the system's SwapFree),
  * swap from the system. An unlimited cgroup gives the system's figures.
  */
 void cgroup_mem_to_meminfo(const CgroupMem *c, const MemInfo *sys, MemInfo *ret);

@@ -28,8 +28,11 @@
  *           when the timestamp did not increase.
  *
  *   mem_available_percent = 100 · MemAvailable / MemTotal (-1 without meminfo);
- *   floor = emergency below floor_emergency_percent, else critical below
- *           floor_critical_percent; a percent <= 0 disables that floor.
+ *   floor = emergency when both mem_available_percent and the free share of
+ *           swap (0 without swap) are below floor_emergency_percent, else
+ *           critical when both are below floor_critical_percent; a percent
+ *           <= 0 disables that floor. (earlyoom's rule: swap that is still
+ *           free is room the kernel can use.)
  *
  * A full scale that is not > 0 disables its term (it would divide by zero);
  * swap_high <= swap_low makes the swap signal a step at swap_high.
@@ -194,7 +197,7 @@ static void compute_gpu(const PressureParams *p, const PressureSample *x, Pressu
 
 static void compute_floor(const PressureParams *p, const PressureSample *x, PressureResult *r)
 {
-        double pct;
+        double pct, swap_pct;
 
         r->mem_available_percent = -1;
         r->floor = LEVEL_NORMAL;
@@ -203,9 +206,16 @@ static void compute_floor(const PressureParams *p, const PressureSample *x, Pres
 
         pct = 100.0 * (double)MIN(x->mem.mem_available, x->mem.mem_total) / (double)x->mem.mem_total;
         r->mem_available_percent = pct;
-        if (p->floor_emergency_percent > 0 && pct < p->floor_emergency_percent)
+        /* Free swap is headroom too: with swap (zram above all) the kernel still
+         * has room when MemAvailable is low, and the stall it costs shows in
+         * the score. A floor holds only once swap is as short as memory. */
+        swap_pct = x->mem.swap_total == 0 ? 0.0 :
+                   100.0 * (double)MIN(x->mem.swap_free, x->mem.swap_total) / (double)x->mem.swap_total;
+        if (p->floor_emergency_percent > 0 && pct < p->floor_emergency_percent &&
+            swap_pct < p->floor_emergency_percent)
                 r->floor = LEVEL_EMERGENCY;
-        else if (p->floor_critical_percent > 0 && pct < p->floor_critical_percent)
+        else if (p->floor_critical_percent > 0 && pct < p->floor_critical_percent &&
+                 swap_pct < p->floor_critical_percent)
                 r->floor = LEVEL_CRITICAL;
 }
 

@@ -63,6 +63,31 @@ static void test_to_meminfo(void)
         cgroup_mem_to_meminfo(&c, &sys, &m);
         ASSERT_EQ_U64(m.mem_available, 5 * MiB);
 
+        /* Swap: what the cgroup may use of the machine's, and what of it is free. */
+        sys = (MemInfo){ .mem_total = 24000 * MiB, .mem_available = 20000 * MiB, .swap_total = 2048 * MiB,
+                         .swap_free = 1500 * MiB };
+        c = (CgroupMem){ .limit = 256 * MiB, .usage = 10 * MiB, .swap_limit = UINT64_MAX };
+        cgroup_mem_to_meminfo(&c, &sys, &m);
+        ASSERT_EQ_U64(m.swap_total, 2048 * MiB); /* unknown or unlimited: the machine's */
+        ASSERT_EQ_U64(m.swap_free, 1500 * MiB);
+        c.swap_limit = 0; /* memory.swap.max=0 */
+        cgroup_mem_to_meminfo(&c, &sys, &m);
+        ASSERT_EQ_U64(m.swap_total, 0);
+        ASSERT_EQ_U64(m.swap_free, 0);
+        c.swap_limit = 512 * MiB;
+        c.swap_usage = 100 * MiB;
+        cgroup_mem_to_meminfo(&c, &sys, &m);
+        ASSERT_EQ_U64(m.swap_total, 512 * MiB);
+        ASSERT_EQ_U64(m.swap_free, 412 * MiB);
+        c.swap_usage = 900 * MiB; /* more than its limit says (raced): none free */
+        cgroup_mem_to_meminfo(&c, &sys, &m);
+        ASSERT_EQ_U64(m.swap_free, 0);
+        sys.swap_free = 10 * MiB; /* the machine's own swap is nearly full */
+        c.swap_usage = 0;
+        cgroup_mem_to_meminfo(&c, &sys, &m);
+        ASSERT_EQ_U64(m.swap_free, 10 * MiB);
+        sys.swap_total = sys.swap_free = 0;
+
         /* Unlimited: the machine's figures. */
         c = (CgroupMem){ .limit = UINT64_MAX, .usage = 10 * MiB };
         cgroup_mem_to_meminfo(&c, &sys, &m);
@@ -83,7 +108,7 @@ static void test_read_trees(void)
         ASSERT_OK(mkdir(b, 0755));
         ASSERT_OK(mkdir(v1, 0755));
 
-        /* v2: the smallest memory.max on the way up counts. */
+        /* v2: the smallest memory.max on the way up counts; without memory.swap.max, swap is unknown. */
         put(a, "memory.max", "268435456\n");
         put(b, "memory.max", "max\n");
         put(b, "memory.current", "104857600\n");
@@ -93,6 +118,13 @@ static void test_read_trees(void)
         ASSERT_EQ_U64(c.usage, 100 * MiB);
         ASSERT_EQ_U64(c.inactive_file, 20 * MiB);
         ASSERT_EQ_U64(c.active_file, 30 * MiB);
+        ASSERT_EQ_U64(c.swap_limit, UINT64_MAX);
+        put(a, "memory.swap.max", "104857600\n");
+        put(b, "memory.swap.max", "max\n");
+        put(b, "memory.swap.current", "20971520\n");
+        ASSERT_OK(cgroup_mem_read_v2(tmpl, b, &c));
+        ASSERT_EQ_U64(c.swap_limit, 100 * MiB);
+        ASSERT_EQ_U64(c.swap_usage, 20 * MiB);
 
         /* v1: hierarchical_memory_limit and the total_ keys. */
         put(v1, "memory.usage_in_bytes", "104857600\n");
@@ -103,6 +135,13 @@ static void test_read_trees(void)
         ASSERT_EQ_U64(c.limit, 256 * MiB);
         ASSERT_EQ_U64(c.inactive_file, 20 * MiB);
         ASSERT_EQ_U64(c.active_file, 30 * MiB);
+        ASSERT_EQ_U64(c.swap_limit, UINT64_MAX); /* no swap accounting */
+        put(v1, "memory.stat",
+            "hierarchical_memory_limit 268435456\nhierarchical_memsw_limit 536870912\ntotal_inactive_file 0\n");
+        put(v1, "memory.memsw.usage_in_bytes", "136314880\n");
+        ASSERT_OK(cgroup_mem_read_v1(v1, &c));
+        ASSERT_EQ_U64(c.swap_limit, 256 * MiB); /* memsw 512 - memory 256 */
+        ASSERT_EQ_U64(c.swap_usage, 30 * MiB);  /* memsw usage 130 - usage 100 */
         put(v1, "memory.stat", "hierarchical_memory_limit 9223372036854771712\n");
         ASSERT_OK(cgroup_mem_read_v1(v1, &c));
         ASSERT_EQ_U64(c.limit, UINT64_MAX);

@@ -390,6 +390,35 @@ static void test_floor(void)
                 ASSERT_NEAR(r.score, 0, 0); /* the floor does not touch the score */
         }
 
+        /* Free swap is headroom: a floor holds only once swap is as short as memory. */
+        {
+                static const struct {
+                        uint64_t avail_mib, swap_total_mib, swap_free_mib;
+                        Level floor;
+                } swap[] = {
+                        {100, 0, 0, LEVEL_EMERGENCY},        /* no swap: memory alone */
+                        {100, 2000, 2000, LEVEL_NORMAL},     /* 1 % available, all swap free */
+                        {100, 2000, 90, LEVEL_CRITICAL},     /* swap 4.5 % free */
+                        {100, 2000, 30, LEVEL_EMERGENCY},    /* swap 1.5 % free */
+                        {400, 2000, 30, LEVEL_CRITICAL},     /* memory 4 %: critical at most */
+                        {800, 2000, 0, LEVEL_NORMAL},        /* memory above the floors */
+                };
+                for (size_t i = 0; i < ELEMENTSOF(swap); i++) {
+                        PressureParams q = defaults();
+                        PressureState st;
+                        PressureResult res;
+                        PressureSample y = psi_sample(1, 0, 0, 0, 0);
+
+                        q.floor_critical_percent = 5;
+                        q.floor_emergency_percent = 2;
+                        with_mem(&y, UINT64_C(10000) << 20, swap[i].avail_mib << 20, swap[i].swap_total_mib << 20,
+                                 swap[i].swap_free_mib << 20);
+                        pressure_state_init(&st);
+                        update(&st, &q, &y, &res);
+                        ASSERT_EQ_INT(res.floor, swap[i].floor);
+                }
+        }
+
         /* Without meminfo: unknown, no floor. */
         PressureParams p = defaults();
         PressureState s;
