@@ -195,12 +195,41 @@ static const char *app_in_stall(const Planning *c, const PlanApp *a)
         return NULL;
 }
 
+/* May app k be killed for an amount (the filters of plan_kills' walk)? */
+static bool killable(const Planning *c, size_t k, bool foreground_pass)
+{
+        const PlanApp *a = &c->plan->apps[k];
+
+        return !a->never_why && priority_class(a->priority) >= PRIORITY_NORMAL && a->foreground == foreground_pass &&
+               !graced(c, k) && allows(a, RULE_ACTION_KILL | RULE_ACTION_CHECKPOINT);
+}
+
+/*
+ * Small kills make no difference: an app whose kill returns less than 1/64
+ * of the need is skipped, unless all such small apps together could return
+ * half of it (many small processes, a fork bomb split into apps). Otherwise
+ * a large need that the big apps cannot meet (they are shielded, or memory
+ * is locked away) is "met" by killing one small bystander after another.
+ */
+static uint64_t small_kill_floor(const Planning *c, uint64_t need)
+{
+        uint64_t floor = need / 64, small_total = 0;
+
+        for (size_t k = 0; k < c->plan->n_apps; k++) {
+                const PlanApp *a = &c->plan->apps[k];
+
+                if (a->reclaim_bytes < floor && (killable(c, k, false) || killable(c, k, true)))
+                        small_total += a->reclaim_bytes;
+        }
+        return small_total >= need / 2 ? 0 : floor;
+}
+
 /* At critical and emergency: kill in rank order until the expected return covers the need. */
 static void plan_kills(Planning *c)
 {
         const PlannerInput *in = c->in;
         Plan *plan = c->plan;
-        uint64_t need = plan->need_bytes, covered = 0;
+        uint64_t need = plan->need_bytes, covered = 0, small;
         bool force_one = need == 0, any = false;
 
         if (in->last_kill_usec && in->now_usec < in->last_kill_usec + c->params->kill_cooldown_usec) {
@@ -211,14 +240,13 @@ static void plan_kills(Planning *c)
                 need = need > in->last_kill_expected_bytes ? need - in->last_kill_expected_bytes : 0;
                 force_one = false;
         }
+        small = force_one ? 0 : small_kill_floor(c, need);
         /* The foreground app is the last resort, at emergency only. */
         for (int pass = 0; pass < (in->level >= LEVEL_EMERGENCY ? 2 : 1); pass++)
                 for (size_t k = 0; k < plan->n_apps && (covered < need || (force_one && !any)); k++) {
                         PlanApp *a = &plan->apps[k];
 
-                        if (a->never_why || priority_class(a->priority) < PRIORITY_NORMAL ||
-                            a->foreground != (pass == 1) || graced(c, k) ||
-                            !allows(a, RULE_ACTION_KILL | RULE_ACTION_CHECKPOINT))
+                        if (!killable(c, k, pass == 1) || a->reclaim_bytes < small)
                                 continue;
                         if (in->level < LEVEL_EMERGENCY && a->prefer_freeze &&
                             allows(a, RULE_ACTION_FREEZE)) {

@@ -517,6 +517,59 @@ static void test_stall_attribution(void)
         rules_done(&rs);
 }
 
+/* Small kills make no difference, unless there are enough of them to. */
+static void test_small_kills(void)
+{
+        Fixture f = {};
+        PlannerParams params;
+        RuleSet rs;
+        Plan plan;
+        ProcTable t;
+        PlannerInput in;
+
+        planner_params_default(&params);
+        load_rules(&rs);
+        plan_init(&plan);
+        /* The memory is in a protected app; two 1 MiB bystanders could be killed. */
+        add(&f, 501, "/usr/bin/prot", SESSION, 1300, 0);
+        add(&f, 502, "/usr/bin/tiny", SESSION, 1, 0);
+        add(&f, 503, "/usr/bin/tiny", SESSION, 1, 0);
+        t = table(&f);
+        in = input(LEVEL_CRITICAL, &t, &rs, 500); /* need ~1466 MiB */
+        ASSERT_OK(planner_plan(&params, &in, &plan));
+        ASSERT_TRUE(plan.need_bytes > 1000 * MiB);
+        for (size_t k = 0; k < plan.n_actions; k++)
+                ASSERT_TRUE(plan.actions[k].type != PLAN_KILL);
+        in.level = LEVEL_EMERGENCY;
+        ASSERT_OK(planner_plan(&params, &in, &plan));
+        for (size_t k = 0; k < plan.n_actions; k++)
+                ASSERT_TRUE(plan.actions[k].type != PLAN_KILL ||
+                            t.entries[plan.apps[plan.actions[k].app].leader].pid == 501);
+        plan_done(&plan);
+
+        /* Many small apps that together could return half the need (a fork bomb split
+         * into apps): killed after all. Fewer of them: not. */
+        f = (Fixture){};
+        plan_init(&plan);
+        for (int i = 0; i < 60; i++)
+                add(&f, 600 + i, "/usr/bin/tiny", SESSION, 1, 0);
+        t = table(&f);
+        in = input(LEVEL_CRITICAL, &t, &rs, 1866); /* need ~100 MiB: 1 MiB is under 1/64 of it */
+        ASSERT_OK(planner_plan(&params, &in, &plan));
+        {
+                size_t kills = 0;
+                for (size_t k = 0; k < plan.n_actions; k++)
+                        kills += plan.actions[k].type == PLAN_KILL;
+                ASSERT_EQ_INT(kills, 60); /* 60 MiB >= half of 100: all, and still short */
+        }
+        t.n = 40; /* 40 MiB < half the need */
+        ASSERT_OK(planner_plan(&params, &in, &plan));
+        for (size_t k = 0; k < plan.n_actions; k++)
+                ASSERT_TRUE(plan.actions[k].type != PLAN_KILL);
+        plan_done(&plan);
+        rules_done(&rs);
+}
+
 static void test_checkpoint(void)
 {
         Fixture f = {};
@@ -1149,6 +1202,7 @@ int main(void)
         RUN(test_ranking_permutations);
         RUN(test_amount);
         RUN(test_stall_attribution);
+        RUN(test_small_kills);
         RUN(test_checkpoint);
         RUN(test_restore);
         RUN(test_whole_apps);
