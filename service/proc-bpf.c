@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysinfo.h>
@@ -25,7 +26,7 @@
 #include "proc-iter.skel.h"
 
 struct ProcBpf {
-        struct proc_iter *skel;
+        int link_fd; /* the attached iterator; libbpf's objects are freed once it exists */
         char *buf;
         size_t buf_size;
         uint64_t page_size;
@@ -49,7 +50,7 @@ ProcBpf *proc_bpf_free(ProcBpf *b)
 {
         if (!b)
                 return NULL;
-        proc_iter__destroy(b->skel);
+        safe_close(b->link_fd);
         free(b->buf);
         free(b);
         return NULL;
@@ -76,7 +77,7 @@ static int read_all(ProcBpf *b, size_t *ret_len)
         _cleanup_close_ int fd = -1;
         size_t len = 0;
 
-        fd = bpf_iter_create(bpf_link__fd(b->skel->links.proc_iter));
+        fd = bpf_iter_create(b->link_fd);
         if (fd < 0)
                 return -errno;
         for (;;) {
@@ -195,6 +196,7 @@ static int check_self(ProcBpf *b, int procfd)
 
 int proc_bpf_new(int procfd, ProcBpf **ret)
 {
+        struct proc_iter *skel;
         ProcBpf *b;
         long hz, ps;
         int r;
@@ -213,13 +215,23 @@ int proc_bpf_new(int procfd, ProcBpf **ret)
         b->page_size = (uint64_t)ps;
         b->ns_per_tick = 1000000000ULL / (uint64_t)hz;
 
-        b->skel = proc_iter__open_and_load();
-        if (!b->skel) {
+        b->link_fd = -1;
+        skel = proc_iter__open_and_load();
+        if (!skel) {
                 r = -errno;
                 proc_bpf_free(b);
                 return r < 0 ? r : -EINVAL;
         }
-        r = proc_iter__attach(b->skel);
+        r = proc_iter__attach(skel);
+        if (r >= 0) {
+                /* Keep only the link: a dup of its fd holds the attached iterator
+                 * in the kernel; libbpf's objects (the kernel's BTF parsed for the
+                 * relocations among them) would otherwise stay in memory. */
+                b->link_fd = fcntl(bpf_link__fd(skel->links.proc_iter), F_DUPFD_CLOEXEC, 3);
+                r = b->link_fd < 0 ? -errno : 0;
+        }
+        proc_iter__destroy(skel);
+        (void)malloc_trim(0); /* give the freed heap back */
         if (r < 0) {
                 proc_bpf_free(b);
                 return r;

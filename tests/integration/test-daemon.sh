@@ -99,4 +99,18 @@ echo "$((after - before)) context switches in 12 s while calm"
 [ $((after - before)) -le 4 ] || fail "too many wakeups while calm: $((after - before)) in 12 s"
 
 stop_daemon || fail "daemon did not exit 0 on SIGTERM"
+
+# --- whole-machine footprint: the process table of every process (and, as
+# root with BTF, the BPF task iterator, whose loading parses the kernel's
+# BTF: what libbpf allocated for that must not stay behind) ---
+if [ "$(id -u)" = 0 ]; then
+	start_daemon --system --dry-run --state-dir "$WORK/state-sys" --config "$WORK/good.conf"
+	wait_for_log 'process table: ' 15 || fail "no process table after the first heartbeat"
+	grep 'process table: ' "$LOG"
+	sleep 1
+	rss_kib=$(awk '$1 == "VmRSS:" {print $2}' "/proc/$DAEMON_PID/status")
+	echo "system mode: RSS ${rss_kib} KiB with $(ls /proc | grep -c '^[0-9]') processes on the machine"
+	[ "$rss_kib" -lt $((10 * 1024)) ] || fail "system mode RSS ${rss_kib} KiB is not under 10 MiB"
+	stop_daemon || fail "system-mode daemon did not exit 0 on SIGTERM"
+fi
 echo ok
