@@ -97,6 +97,7 @@ typedef struct Planning {
         Plan *plan;
         uint64_t target_bytes; /* MemAvailable to aim for at this level */
         size_t largest;        /* the app with the most reclaimable memory, or SIZE_MAX */
+        bool largest_ungraced; /* at critical: the older apps could not cover the need */
 } Planning;
 
 _printf_(4, 5) static void plan_add(Planning *c, PlanActionType type, size_t app, const char *fmt, ...)
@@ -172,10 +173,12 @@ static size_t largest_app(const Plan *plan)
         return best;
 }
 
-/* Young apps are not frozen or killed, but at emergency the largest consumer loses its grace. */
+/* Young apps are not frozen or killed, but at emergency (or at critical when the
+ * others cannot cover the need) the largest consumer loses its grace. */
 static bool graced(const Planning *c, size_t k)
 {
-        return c->plan->apps[k].young && !(c->in->level >= LEVEL_EMERGENCY && k == c->largest);
+        return c->plan->apps[k].young &&
+               !(k == c->largest && (c->in->level >= LEVEL_EMERGENCY || c->largest_ungraced));
 }
 
 /* The cgroup the stall comes from that app a has a process in; "" if unknown, NULL if none. */
@@ -279,6 +282,24 @@ static void plan_kills(Planning *c)
                         covered += a->reclaim_bytes;
                         any = true;
                 }
+
+        /*
+         * Still short at critical: the largest consumer of all loses its grace
+         * too, as it does at emergency. A just-started app that alone holds what
+         * is needed (a fork swarm, a runaway) is stoppable while the machine
+         * stalls; one that older apps can make room for keeps its grace.
+         */
+        if (!force_one && covered < need && in->level == LEVEL_CRITICAL && c->largest < plan->n_apps &&
+            plan->apps[c->largest].young && !c->largest_ungraced) {
+                size_t k = c->largest;
+                PlanApp *a = &plan->apps[k];
+
+                c->largest_ungraced = true;
+                if (killable(c, k, false) && a->reclaim_bytes >= small &&
+                    !(a->planned & (1u << PLAN_KILL | 1u << PLAN_CHECKPOINT)) &&
+                    !(a->prefer_freeze && allows(a, RULE_ACTION_FREEZE)))
+                        plan_kill(c, k, need, false);
+        }
 }
 
 /* Freeze, cap and throttle as the level calls for, for apps not killed. */

@@ -969,6 +969,13 @@ static void test_grace(void)
         ASSERT_TRUE(strstr(app_of(&plan, &t, 801)->reason, ", started 10 s ago"));
         ASSERT_PLAN(&plan, &t, "kill:803 kill:804 cap:801 cap:802 throttle:801 throttle:802");
 
+        /* Critical, but the older apps cannot cover the need: the largest consumer loses its
+         * grace (a swarm or a runaway that just started), the other young app keeps it. */
+        in.mem.mem_available = 100 * MiB;
+        ASSERT_OK(planner_plan(&params, &in, &plan));
+        ASSERT_PLAN(&plan, &t, "kill:803 kill:804 kill:801 cap:802 throttle:802");
+        in.mem.mem_available = 1000 * MiB;
+
         /* Emergency: the young app that is the largest consumer loses its grace; the other keeps it. */
         in.level = LEVEL_EMERGENCY;
         ASSERT_OK(planner_plan(&params, &in, &plan));
