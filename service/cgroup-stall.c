@@ -16,7 +16,7 @@
 
 #define STALL_MAX_DEPTH 32
 #define STALL_HISTORY_MAX 1024
-#define STALL_MIN_INTERVAL_USEC 100000 /* a shorter interval says too little */
+#define STALL_MIN_INTERVAL_USEC 1000000 /* like the daemon's own rate window: shorter ones are noise */
 
 typedef struct Walk {
         char **paths;

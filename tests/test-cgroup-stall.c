@@ -131,7 +131,7 @@ int main(void)
         ASSERT_STREQ(found[0], "/user.slice/app-big.scope"); /* what avg10 says the first time */
         strv_done(found);
         ASSERT_TRUE(h.n >= 4);
-        /* 50 ms later: too short to measure, the first readings are kept. */
+        /* 50 ms later: too short to measure (under 1 s), the first readings are kept. */
         ASSERT_OK(cg_stall_find_at(fd, "/", 0.40, &h, 10050000, 16, &found, &exact));
         strv_done(found);
         /* One second after the first reading: build stalled 500 ms of it, big 10 ms. */
