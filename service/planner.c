@@ -290,7 +290,7 @@ static void plan_kills(Planning *c)
          * stalls; one that older apps can make room for keeps its grace.
          */
         if (!force_one && covered < need && in->level == LEVEL_CRITICAL && c->largest < plan->n_apps &&
-            plan->apps[c->largest].young && !c->largest_ungraced) {
+            plan->apps[c->largest].young) {
                 size_t k = c->largest;
                 PlanApp *a = &plan->apps[k];
 

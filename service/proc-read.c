@@ -287,6 +287,15 @@ void proc_entry_set_status(ProcEntry *e, const ProcStatus *s)
         e->swap = s->swap;
 }
 
+/* The exe link and the command line, which kernel threads do not have. */
+static int read_exe_cmdline(int dfd, ProcEntry *e)
+{
+        if (e->kthread)
+                return 0;
+        e->exe = proc_read_exe_at(dfd);
+        return read_cmdline_at(dfd, &e->cmdline);
+}
+
 /*
  * What a snapshot lacks: the cgroup, exe and cmdline, plus stat to check
  * that the PID still names the process the snapshot saw (the caller takes the
@@ -309,12 +318,9 @@ static int read_details(int dfd, pid_t pid, const ProcScanFilter *filter, const 
         r = proc_read_cgroup_at(dfd, filter, &e.cgroup);
         if (r <= 0)
                 return r;
-        if (!e.kthread) {
-                e.exe = proc_read_exe_at(dfd);
-                r = read_cmdline_at(dfd, &e.cmdline);
-                if (r < 0)
-                        return r;
-        }
+        r = read_exe_cmdline(dfd, &e);
+        if (r < 0)
+                return r;
         (void)proc_unit_from_cgroup(e.cgroup, &e.unit, &e.app_id);
         *ret = e;
         e = (ProcEntry){ .pidfd = -1 };
@@ -379,11 +385,10 @@ int proc_read_full(int dfd, pid_t pid, const ProcScanFilter *filter, const ProcS
                 if (r < 0)
                         return r;
         }
+        r = read_exe_cmdline(dfd, &e);
+        if (r < 0)
+                return r;
         if (!e.kthread) {
-                e.exe = proc_read_exe_at(dfd);
-                r = read_cmdline_at(dfd, &e.cmdline);
-                if (r < 0)
-                        return r;
                 r = proc_read_int_at(dfd, "oom_score", 0, INT_MAX, &e.oom_score);
                 if (r < 0)
                         return r;

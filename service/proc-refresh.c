@@ -98,6 +98,12 @@ static uint64_t boot_ticks_now(void)
         return (uint64_t)ts.tv_sec * hz + (uint64_t)ts.tv_nsec / (1000000000U / hz);
 }
 
+/* Started less than PROC_REFRESH_SETTLE_SEC ago (or after `now`): re-read in full. */
+static bool young(uint64_t start_time, uint64_t now)
+{
+        return now < start_time || now - start_time < PROC_REFRESH_SETTLE_SEC * clock_ticks_per_sec();
+}
+
 static uint64_t page_size(void)
 {
         static uint64_t cached = 0;
@@ -166,7 +172,7 @@ static int refresh_one(int procfd, const ProcScanFilter *filter, const ProcEntry
                 exec = !streq_ptr(exe, old->exe);
         }
 
-        if (exec || now < st.start_time || now - st.start_time < PROC_REFRESH_SETTLE_SEC * clock_ticks_per_sec()) {
+        if (exec || young(st.start_time, now)) {
                 r = proc_read_full(dfd, old->pid, filter, NULL, &e);
                 if (r == 0)
                         return REFRESH_FILTERED;
@@ -336,7 +342,7 @@ static void entry_set_snapshot(ProcEntry *e, const ProcSnapshotEntry *s, uint64_
         e->rss_shmem = s->rss_shmem;
         e->swap = s->swap;
         e->oom_score_adj = s->oom_score_adj;
-        e->oom_score = e->kthread ? 0 : proc_oom_score_compute(s, total_pages, page_size());
+        e->oom_score = proc_oom_score_compute(s, total_pages, page_size()); /* 0 for kernel threads */
         e->exec_id = s->exec_id;
         e->cgroup_id = s->cgroup_id;
 }
@@ -345,8 +351,7 @@ static void entry_set_snapshot(ProcEntry *e, const ProcSnapshotEntry *s, uint64_
 static bool snapshot_same(const ProcEntry *old, const ProcSnapshotEntry *s, uint64_t now)
 {
         return s->stat.start_time == old->start_time && s->exec_id == old->exec_id &&
-               s->cgroup_id == old->cgroup_id && strcmp(s->stat.comm, old->comm) == 0 &&
-               now >= s->stat.start_time && now - s->stat.start_time >= PROC_REFRESH_SETTLE_SEC * clock_ticks_per_sec();
+               s->cgroup_id == old->cgroup_id && strcmp(s->stat.comm, old->comm) == 0 && !young(s->stat.start_time, now);
 }
 
 /* A process not kept: read it in full from procfd (1 appended, 0 skipped, -errno fatal). */
@@ -376,18 +381,10 @@ static int snapshot_read(int procfd, const ProcScanFilter *filter, const ProcSna
                 nt->own[nt->n] = OWN_STRINGS;
                 *ret_fate = FATE_KEEP_PIDFD;
         }
-        if (e.start_time != s->stat.start_time) {
-                /* The PID was reused after the snapshot: that process is new next time. */
-                if (nt->own[nt->n] == OWN_ALL)
-                        proc_entry_done(&e);
-                else {
-                        proc_entry_free_strings(&e);
-                        *ret_fate = FATE_DROP;
-                }
-                return 0;
-        }
-        /* The snapshot's figures and stamps: an exec or a move after the
-         * snapshot shows as a changed stamp next time and is read again. */
+        /* A PID reused after the snapshot failed the read above (-ESRCH: its
+         * start time is not the snapshot's). The snapshot's figures and stamps:
+         * an exec or a move after the snapshot shows as a changed stamp next
+         * time and is read again. */
         entry_set_snapshot(&e, s, total_pages);
         nt->entries[nt->n++] = e;
         return 1;
