@@ -348,3 +348,12 @@ incident_check_bystanders() {
 	done
 	return 0
 }
+
+# criu_check: the installed criu (skip without one) and what `criu check` says:
+# sets CRIU, CHECK_OUT (its output) and CHECK_RC (its exit status).
+criu_check() {
+	CRIU=$(command -v criu || true)
+	[ -n "$CRIU" ] || skip "criu is not installed (tools/install-deps --tests)"
+	CHECK_OUT=$("$CRIU" check 2>&1)
+	CHECK_RC=$?
+}

@@ -33,12 +33,8 @@ set -u
 . "$(dirname "$0")/lib-actions.sh"
 
 why=$(memcg_supported) || skip "$why"
-CRIU=$(command -v criu || true)
-[ -n "$CRIU" ] || skip "criu is not installed (tools/install-deps --tests)"
 command -v python3 >/dev/null || skip "python3 is needed to read events.jsonl"
-
-CHECK_OUT=$("$CRIU" check 2>&1)
-CHECK_RC=$?
+criu_check
 echo "criu check (exit $CHECK_RC): $(printf '%s' "$CHECK_OUT" | tail -n 3 | tr '\n' '|')"
 [ "$CHECK_RC" != 0 ] || skip "criu check passes here: the fallbacks need criu to refuse (test-checkpoint.sh checkpoints for real)"
 # What memguardd must quote: the first error that is not a subprocess's "exited, status=N".

@@ -20,11 +20,8 @@ set -u
 . "$(dirname "$0")/lib-actions.sh"
 
 why=$(memcg_supported) || skip "$why"
-CRIU=$(command -v criu || true)
-[ -n "$CRIU" ] || skip "criu is not installed (tools/install-deps --tests)"
 command -v python3 >/dev/null || skip "python3 is needed to read index.json"
-CHECK_OUT=$("$CRIU" check 2>&1)
-CHECK_RC=$?
+criu_check
 if [ "$CHECK_RC" != 0 ]; then
 	echo "criu check (exit $CHECK_RC) says:"
 	printf '%s\n' "$CHECK_OUT" | sed 's/^/  /'
