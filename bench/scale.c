@@ -28,7 +28,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup-util.h"
+#include "config.h"
 #include "macro.h"
+#include "meminfo.h"
+#include "planner.h"
 #include "proc-bpf.h"
 #include "proc.h"
 
@@ -151,37 +155,76 @@ static int time_refreshes(int procfd, const ProcScanFilter *f, unsigned reps, St
         return 0;
 }
 
-/* Snapshot + merge into a cold (empty) table, or into a warm one. */
-static int time_bpf(ProcBpf *b, int procfd, const ProcScanFilter *f, bool warm, unsigned reps, Stats *ret)
+typedef struct BpfRun {
+        bool full;  /* a full snapshot (exe and cmdline from the iterator) */
+        bool warm;  /* into the table of the previous repetition, else a cold one (empty, no cgroup cache) */
+        bool rank;  /* and rank it: the planner with the shipped rules, at normal */
+} BpfRun;
+
+static int cgroup2_fd = -1;
+
+/* Snapshot + merge into a cold (empty) table or into a warm one, and maybe the ranking. */
+static int time_bpf(ProcBpf *b, int procfd, const ProcScanFilter *f, BpfRun run, unsigned reps, Stats *ret)
 {
         _cleanup_free_ uint64_t *usec = calloc(reps, sizeof(uint64_t));
         _cleanup_(proc_snapshot_done) ProcSnapshot snap = {};
         _cleanup_(proc_table_done) ProcTable t = {};
+        _cleanup_(config_done) Config c = {};
+        _cleanup_(plan_done) Plan plan = {};
+        PlannerInput in = {};
         size_t procs = 0;
         int r;
 
+        config_init(&c);
+        plan_init(&plan);
+        r = meminfo_read_at(procfd, &in.mem);
+        if (r < 0)
+                return r;
         for (unsigned i = 0; i < reps; i++) {
                 uint64_t t0;
 
-                if (!warm || i == 0) {
+                if (!run.warm || i == 0) {
                         proc_table_done(&t);
-                        t = (ProcTable){ .pidfd_supported = true };
+                        t = (ProcTable){ .pidfd_supported = true, .cgroup_fd = cgroup2_fd };
                 }
-                if (warm && i == 0) {
-                        if ((r = proc_bpf_snapshot(b, &snap)) < 0 ||
+                if (run.warm && i == 0) {
+                        if ((r = proc_bpf_snapshot(b, true, &snap)) < 0 ||
                             (r = proc_table_refresh_snapshot(procfd, f, &snap, &t)) < 0)
                                 return r;
                 }
                 t0 = now_usec();
-                r = proc_bpf_snapshot(b, &snap);
+                r = proc_bpf_snapshot(b, run.full, &snap);
                 if (r >= 0)
                         r = proc_table_refresh_snapshot(procfd, f, &snap, &t);
+                if (r >= 0 && run.rank) {
+                        in = (PlannerInput){ .level = LEVEL_NORMAL, .mem = in.mem, .table = &t, .rules = &c.rules,
+                                             .now_usec = now_usec(), .clk_tck = (unsigned)sysconf(_SC_CLK_TCK) };
+                        r = planner_plan(&c.planner, &in, &plan);
+                }
                 usec[i] = now_usec() - t0;
                 if (r < 0)
                         return r;
                 procs = t.n;
         }
         *ret = stats_of(usec, reps, procs);
+        return 0;
+}
+
+/* The snapshot alone: what the iterator costs. */
+static int time_snapshot(ProcBpf *b, bool full, unsigned reps, Stats *ret)
+{
+        _cleanup_free_ uint64_t *usec = calloc(reps, sizeof(uint64_t));
+        _cleanup_(proc_snapshot_done) ProcSnapshot snap = {};
+
+        for (unsigned i = 0; i < reps; i++) {
+                uint64_t t0 = now_usec();
+                int r = proc_bpf_snapshot(b, full, &snap);
+
+                usec[i] = now_usec() - t0;
+                if (r < 0)
+                        return r;
+        }
+        *ret = stats_of(usec, reps, snap.n);
         return 0;
 }
 
@@ -218,7 +261,8 @@ int main(int argc, char **argv)
 {
         size_t sizes[MAX_SIZES] = { 1000, 5000, 10000 }, n_sizes = 3, max_n = 0;
         Stats scan[MAX_SIZES], scan_nopidfd[MAX_SIZES], refresh[MAX_SIZES], uid_miss[MAX_SIZES];
-        Stats bpf_scan[MAX_SIZES], bpf_refresh[MAX_SIZES];
+        Stats bpf_scan[MAX_SIZES], bpf_scan_light[MAX_SIZES], bpf_refresh[MAX_SIZES], snap_light[MAX_SIZES],
+                snap_full[MAX_SIZES], rank_cold[MAX_SIZES], rank_warm[MAX_SIZES];
         ProcBpf *bpf = NULL;
         const ProcScanFilter all = { .mode = PROC_SCAN_ALL, .open_pidfds = true };
         const ProcScanFilter all_nopidfd = { .mode = PROC_SCAN_ALL };
@@ -267,6 +311,13 @@ int main(int argc, char **argv)
         if (r < 0)
                 printf("BPF task iterator: unavailable (%s), procfs only\n",
                        r == -EOPNOTSUPP ? "not built" : strerror(-r));
+        else if (!proc_bpf_can_full(bpf))
+                printf("BPF task iterator: the full (sleepable) iterator is unavailable here\n");
+        {
+                _cleanup_free_ char *v2 = NULL;
+                if (cg_v2_mount_find_at(procfd, &v2) >= 0)
+                        cgroup2_fd = open(v2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        }
 
         for (size_t s = 0; s < n_sizes; s++) {
                 if (spawn_until(sizes[s], max_n) < 0)
@@ -291,13 +342,25 @@ int main(int argc, char **argv)
                 print_row("uid scan, no match", &uid_miss[s]);
                 print_row("refresh (pidfds)", &refresh[s]);
                 if (bpf) {
-                        if ((r = time_bpf(bpf, procfd, &all, false, reps, &bpf_scan[s])) < 0 ||
-                            (r = time_bpf(bpf, procfd, &all, true, reps, &bpf_refresh[s])) < 0) {
+                        if ((r = time_snapshot(bpf, false, reps, &snap_light[s])) < 0 ||
+                            (r = time_snapshot(bpf, true, reps, &snap_full[s])) < 0 ||
+                            (r = time_bpf(bpf, procfd, &all, (BpfRun){ .full = true }, reps, &bpf_scan[s])) < 0 ||
+                            (r = time_bpf(bpf, procfd, &all, (BpfRun){}, reps, &bpf_scan_light[s])) < 0 ||
+                            (r = time_bpf(bpf, procfd, &all, (BpfRun){ .warm = true }, reps, &bpf_refresh[s])) < 0 ||
+                            (r = time_bpf(bpf, procfd, &all, (BpfRun){ .full = true, .rank = true }, reps,
+                                          &rank_cold[s])) < 0 ||
+                            (r = time_bpf(bpf, procfd, &all, (BpfRun){ .warm = true, .rank = true }, reps,
+                                          &rank_warm[s])) < 0) {
                                 fprintf(stderr, "BPF scan failed: %s\n", strerror(-r));
                                 return 1;
                         }
+                        print_row("BPF snapshot", &snap_light[s]);
+                        print_row("BPF snapshot, full", &snap_full[s]);
                         print_row("full scan (BPF)", &bpf_scan[s]);
+                        print_row("full scan (BPF, light)", &bpf_scan_light[s]);
                         print_row("refresh (BPF)", &bpf_refresh[s]);
+                        print_row("ranked list, cold", &rank_cold[s]);
+                        print_row("ranked list, warm", &rank_warm[s]);
                 }
                 fflush(stdout);
         }
@@ -311,8 +374,13 @@ int main(int argc, char **argv)
                 json_stats("scan_uid_nomatch", &uid_miss[s], 0);
                 json_stats("refresh", &refresh[s], !bpf);
                 if (bpf) {
+                        json_stats("snapshot_bpf", &snap_light[s], 0);
+                        json_stats("snapshot_bpf_full", &snap_full[s], 0);
                         json_stats("scan_bpf", &bpf_scan[s], 0);
-                        json_stats("refresh_bpf", &bpf_refresh[s], 1);
+                        json_stats("scan_bpf_light", &bpf_scan_light[s], 0);
+                        json_stats("refresh_bpf", &bpf_refresh[s], 0);
+                        json_stats("ranked_cold_bpf", &rank_cold[s], 0);
+                        json_stats("ranked_warm_bpf", &rank_warm[s], 1);
                 }
                 printf("}");
         }

@@ -271,7 +271,7 @@ static CheckpointContext *checkpoint_context_new(Actor *a, const ActionRecord *r
                 ProcEntry *c = &cc->procs[i];
 
                 *c = (ProcEntry){.pid = e->pid, .ppid = e->ppid, .uid = e->uid, .start_time = e->start_time,
-                                 .kthread = e->kthread, .pidfd = -1};
+                                 .kthread = e->kthread, .pidfd = -1, .pid_ino = e->pid_ino};
                 memcpy(c->comm, e->comm, sizeof(c->comm));
                 if (e->pidfd >= 0)
                         c->pidfd = fcntl(e->pidfd, F_DUPFD_CLOEXEC, 3);
@@ -338,6 +338,7 @@ static int do_checkpoint(Actor *a, const Plan *plan, const ProcTable *table, con
                          size_t why_size)
 {
         const ProcEntry *leader = &table->entries[app->leader];
+        _cleanup_close_ int pidfd = -1;
         CheckpointContext *cc;
         CheckpointRequest req;
         const char *reason;
@@ -360,11 +361,17 @@ static int do_checkpoint(Actor *a, const Plan *plan, const ProcTable *table, con
                                         : "no root process");
                 return r;
         }
+        /* The entry's pidfd, or one checked against its pid_ino or start time. */
+        pidfd = proc_entry_open_pidfd(a->opts.procfd, leader);
+        if (pidfd < 0 && pidfd != -ENOSYS) {
+                snprintf(why, why_size, "checkpoint failed to start (the process is gone)");
+                return -ESRCH;
+        }
         req = (CheckpointRequest){
                 .key = key,
                 .name = rec->name,
                 .pid = leader->pid,
-                .pidfd = leader->pidfd,
+                .pidfd = pidfd,
                 .uid = leader->uid,
                 .exe = leader->exe,
                 .cmdline = leader->cmdline,

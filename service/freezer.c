@@ -5,6 +5,7 @@
 #include <linux/magic.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <time.h>
@@ -118,10 +119,15 @@ static int proc_stat_at(int procfd, pid_t pid, char *ret_state, pid_t *ret_ppid,
         return parse_stat(buf, (size_t)n, ret_state, ret_ppid, ret_start_time);
 }
 
-/* pidfd_open(), then make sure the PID still names the process that started at start_time. */
-static int pidfd_open_verified(int procfd, pid_t pid, uint64_t start_time, char *ret_state)
+/*
+ * pidfd_open(), then make sure the PID still names the process that started
+ * at start_time and, if pid_ino is known (proc.h), that the pidfd's inode
+ * number is pid_ino: exact where start times (clock ticks) could collide.
+ */
+static int pidfd_open_verified(int procfd, pid_t pid, uint64_t start_time, uint64_t pid_ino, char *ret_state)
 {
         _cleanup_close_ int fd = -1;
+        struct stat sb;
         uint64_t st;
         char state;
         int r;
@@ -129,6 +135,8 @@ static int pidfd_open_verified(int procfd, pid_t pid, uint64_t start_time, char 
         fd = (int)syscall(SYS_pidfd_open, pid, 0);
         if (fd < 0)
                 return errno == EINVAL ? -ESRCH : -errno; /* EINVAL: a thread, not a process */
+        if (pid_ino != 0 && (fstat(fd, &sb) < 0 || (uint64_t)sb.st_ino != pid_ino))
+                return -ESRCH;
         r = proc_stat_at(procfd, pid, &state, NULL, &st);
         if (r < 0)
                 return r;
@@ -148,7 +156,7 @@ static int target_prepare(Freezer *f, const ProcEntry *p, Target *ret)
         if (!p || p->pid <= 1 || p->pid == getpid())
                 return -EINVAL;
         if (p->pidfd < 0) {
-                r = pidfd_open_verified(f->procfd, p->pid, p->start_time, &state);
+                r = pidfd_open_verified(f->procfd, p->pid, p->start_time, p->pid_ino, &state);
                 if (r < 0)
                         return r;
                 *ret = (Target){p->pid, p->start_time, state, r, true};
@@ -384,7 +392,7 @@ static int thaw_proc(Freezer *f, const char *key, const RegistryProc *p)
         char state;
         int r;
 
-        fd = pidfd_open_verified(f->procfd, p->pid, p->start_time, &state);
+        fd = pidfd_open_verified(f->procfd, p->pid, p->start_time, 0, &state);
         if (fd == -ESRCH)
                 return log_debug_errno(0, "freezer: %s: pid %d is gone or someone else now, skipping", key,
                                        (int)p->pid);

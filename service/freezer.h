@@ -9,7 +9,8 @@
  * process gets SIGSTOP through a pidfd. A process is never signalled by bare
  * PID: a ProcEntry without pidfd gets one opened here, and the process is
  * checked against its start_time (/proc/PID/stat, parsed from the last ')')
- * after opening it.
+ * after opening it, and against its pid_ino (the pidfd's inode number) when
+ * the entry has one.
  *
  * The cgroup method is used only if it freezes the app and nothing else:
  * every process in the cgroup and in its child cgroups (cgroup.freeze acts

@@ -31,9 +31,6 @@
 #ifndef __NR_pidfd_send_signal
 #define __NR_pidfd_send_signal 424
 #endif
-#ifndef __NR_pidfd_open
-#define __NR_pidfd_open 434
-#endif
 #ifndef __NR_process_mrelease
 #define __NR_process_mrelease 448
 #endif
@@ -93,12 +90,6 @@ static const char *const outcome_names[_KILL_PROC_OUTCOME_MAX] = {
 const char *kill_proc_outcome_to_string(KillProcOutcome o)
 {
         return o >= 0 && o < _KILL_PROC_OUTCOME_MAX ? outcome_names[o] : NULL;
-}
-
-static int sys_pidfd_open(pid_t pid)
-{
-        long r = syscall(__NR_pidfd_open, pid, 0);
-        return r < 0 ? -errno : (int)r;
 }
 
 static int sys_pidfd_send_signal(int pidfd, int sig)
@@ -249,40 +240,19 @@ static bool pidfd_exited(int pidfd)
 static int proc_pidfd(Killer *k, const ProcEntry *e, KillProcResult *r)
 {
         _cleanup_close_ int fd = -1;
-        uint64_t start;
-        char state;
-        int q;
 
         if (e->pid <= 1 || e->pid == getpid() || e->kthread)
                 return proc_refuse(r, KILL_PROC_SKIPPED, -EPERM);
 
-        if (e->pidfd >= 0) {
-                fd = fcntl(e->pidfd, F_DUPFD_CLOEXEC, 3);
-                if (fd < 0)
-                        return proc_refuse(r, KILL_PROC_SKIPPED, -errno);
-                if (pidfd_exited(fd))
-                        return proc_refuse(r, KILL_PROC_GONE, 0);
-                return TAKE_FD(fd);
-        }
-
-        fd = sys_pidfd_open(e->pid);
-        if (fd < 0)
-                return proc_refuse(r, fd == -ESRCH ? KILL_PROC_GONE : KILL_PROC_SKIPPED, fd);
-
-        /*
-         * Read after opening: if the PID still shows the entry's start time,
-         * the process the pidfd was opened for is the entry's.
-         */
-        q = read_stat(k->procfd, e->pid, &state, &start);
-        if (q == -ENOENT || q == -ESRCH)
+        /* The entry's own pidfd, or one opened now and checked against its
+         * pid_ino or start time: then it names the entry's process. */
+        fd = proc_entry_open_pidfd(k->procfd, e);
+        if (fd == -ESRCH)
                 return proc_refuse(r, KILL_PROC_GONE, 0);
-        if (q < 0)
-                return proc_refuse(r, KILL_PROC_SKIPPED, q);
-        if (start != e->start_time) {
-                log_debug("kill: PID %d now names another process (start time %" PRIu64 ", not %" PRIu64
-                          "), not signalling it", (int)e->pid, start, e->start_time);
-                return proc_refuse(r, KILL_PROC_SKIPPED, -ESTALE);
-        }
+        if (fd == -ESTALE)
+                log_debug("kill: PID %d now names another process, not signalling it", (int)e->pid);
+        if (fd < 0)
+                return proc_refuse(r, KILL_PROC_SKIPPED, fd);
         if (pidfd_exited(fd))
                 return proc_refuse(r, KILL_PROC_GONE, 0);
         return TAKE_FD(fd);

@@ -16,9 +16,10 @@
  *
  * Identity: a process is acted on only through a pidfd. An entry's pidfd is
  * duplicated (the caller keeps its own); an entry without one (pidfd -1) gets
- * one opened here, which is kept only if /proc/PID/stat, read after opening
- * it, still shows the entry's start_time. A PID that now names another
- * process is never signalled.
+ * one opened here (proc_entry_open_pidfd), which is kept only if its inode
+ * number is the entry's pid_ino or, without one, if /proc/PID/stat, read
+ * after opening it, still shows the entry's start_time. A PID that now names
+ * another process is never signalled.
  *
  * No allocation on the kill path: every kill slot, its epoll set and its
  * event sources are made in killer_new(); a kill only enables them.

@@ -85,6 +85,7 @@ Manager *manager_free(Manager *m)
         safe_close(m->procfd);
         safe_close(m->sysfd);
         safe_close(m->scope_fd);
+        safe_close(m->cgroup2_fd);
         free(m->v2_mount);
         free(m->scope);
         free(m);
@@ -125,7 +126,7 @@ int manager_new(const ManagerOptions *opts, Manager **ret)
 
         m = xmalloc0(sizeof(*m));
         m->opts = *opts;
-        m->procfd = m->sysfd = m->scope_fd = -1;
+        m->procfd = m->sysfd = m->scope_fd = m->cgroup2_fd = -1;
         for (unsigned i = 0; i < MANAGER_MAX_TRIGGERS; i++)
                 m->trigger_fd[i] = -1;
         pressure_state_init(&m->pstate);
@@ -153,6 +154,13 @@ int manager_new(const ManagerOptions *opts, Manager **ret)
         r = cg_v2_mount_find_at(m->procfd, &m->v2_mount);
         if (r < 0)
                 log_notice("no cgroup2 mount found; cgroup features unavailable");
+        else {
+                m->cgroup2_fd = open(m->v2_mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (m->cgroup2_fd < 0)
+                        log_warning_errno(-errno, "cannot open %s: %m", m->v2_mount);
+        }
+        /* Lets snapshot refreshes cache cgroup paths by id (the table is zeroed: no fd yet). */
+        m->table.cgroup_fd = m->cgroup2_fd;
 
         r = manager_resolve_scope(m);
         if (r < 0)
@@ -343,7 +351,9 @@ static int manager_refresh_table(Manager *m, const ProcScanFilter *f)
         if (m->proc_bpf) {
                 _cleanup_(proc_snapshot_done) ProcSnapshot snap = {};
 
-                r = proc_bpf_snapshot(m->proc_bpf, &snap);
+                /* A cold table: every process is new, and the full iterator
+                 * reads their exe and command lines in the same pass. */
+                r = proc_bpf_snapshot(m->proc_bpf, !m->table_loaded || proc_table_wants_full(&m->table), &snap);
                 if (r >= 0)
                         r = proc_table_refresh_snapshot(m->procfd, f, &snap, &m->table);
                 if (r >= 0) {
@@ -386,8 +396,7 @@ static char **manager_stall_cgroups(Manager *m)
 
         if (!m->v2_mount || !m->last_sample.has_psi)
                 return NULL;
-        fd = m->scope_fd >= 0 ? fcntl(m->scope_fd, F_DUPFD_CLOEXEC, 3)
-                              : open(m->v2_mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        fd = fcntl(m->scope_fd >= 0 ? m->scope_fd : m->cgroup2_fd, F_DUPFD_CLOEXEC, 3);
         if (fd < 0)
                 return NULL;
         r = cg_stall_find_at(fd, m->scope_cgroup ? m->scope_cgroup : "/", m->last.psi_some_rate, &m->stall_history,

@@ -57,6 +57,7 @@ typedef struct Manager {
         char *v1_memory_mount; /* hybrid hosts: the v1 memory hierarchy, or NULL */
         char *scope_v1_dir;    /* hybrid hosts: the v1 memory cgroup of the scope's processes */
         int scope_fd;    /* dir fd of the managed cgroup, or -1 */
+        int cgroup2_fd;  /* dir fd of the cgroup2 mount, or -1 */
 
         int trigger_fd[MANAGER_MAX_TRIGGERS];
         sd_event_source *trigger_source[MANAGER_MAX_TRIGGERS];

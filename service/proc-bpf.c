@@ -26,9 +26,8 @@
 #include "proc-iter.skel.h"
 
 struct ProcBpf {
-        int link_fd; /* the attached iterator; libbpf's objects are freed once it exists */
-        char *buf;
-        size_t buf_size;
+        int link_fd;      /* the attached iterators; libbpf's objects are freed once they exist */
+        int full_link_fd; /* -1 where the kernel refused the full (sleepable) one */
         uint64_t page_size;
         uint64_t ns_per_tick;
 };
@@ -51,7 +50,7 @@ ProcBpf *proc_bpf_free(ProcBpf *b)
         if (!b)
                 return NULL;
         safe_close(b->link_fd);
-        free(b->buf);
+        safe_close(b->full_link_fd);
         free(b);
         return NULL;
 }
@@ -72,26 +71,26 @@ static char state_letter(uint32_t state, uint32_t exit_state)
         return idx < sizeof(letters) - 1 ? letters[idx] : '?';
 }
 
-static int read_all(ProcBpf *b, size_t *ret_len)
+static int read_all(int link_fd, ProcSnapshot *snap, size_t *ret_len)
 {
         _cleanup_close_ int fd = -1;
         size_t len = 0;
 
-        fd = bpf_iter_create(b->link_fd);
+        fd = bpf_iter_create(link_fd);
         if (fd < 0)
                 return -errno;
         for (;;) {
                 ssize_t n;
 
-                if (b->buf_size - len < 64 * 1024) {
-                        size_t ns = MAX(b->buf_size * 2, (size_t)1 << 20);
-                        char *nb = realloc(b->buf, ns);
+                if (snap->buf_size - len < 64 * 1024) {
+                        size_t ns = MAX(snap->buf_size * 2, (size_t)1 << 20);
+                        char *nb = realloc(snap->buf, ns);
                         if (!nb)
                                 abort();
-                        b->buf = nb;
-                        b->buf_size = ns;
+                        snap->buf = nb;
+                        snap->buf_size = ns;
                 }
-                n = read(fd, b->buf + len, b->buf_size - len);
+                n = read(fd, snap->buf + len, snap->buf_size - len);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -106,66 +105,100 @@ static int read_all(ProcBpf *b, size_t *ret_len)
         return 0;
 }
 
-int proc_bpf_snapshot(ProcBpf *b, ProcSnapshot *snap)
+bool proc_bpf_can_full(const ProcBpf *b)
+{
+        return b && b->full_link_fd >= 0;
+}
+
+/* One record into *s; false to skip it. The strings stay in the snapshot's buffer. */
+static bool entry_from_record(const ProcBpf *b, const struct proc_iter_record *rec, const char *strings,
+                              ProcSnapshotEntry *s)
+{
+        if (rec->pid <= 0)
+                return false;
+        *s = (ProcSnapshotEntry){
+                .pid = rec->pid,
+                .uid = rec->uid,
+                .exec_id = rec->exec_id,
+                .cgroup_id = rec->cgroup_id,
+                .oom_score_adj = rec->oom_score_adj,
+                .has_mm = rec->has_mm,
+                .pid_ino = rec->pid_ino,
+        };
+        memcpy(s->stat.comm, rec->comm, PROC_ITER_COMM_LEN);
+        s->stat.comm[PROC_ITER_COMM_LEN - 1] = 0;
+        s->stat.state = state_letter(rec->state, rec->exit_state);
+        s->stat.ppid = rec->ppid;
+        s->stat.flags = rec->flags;
+        s->stat.threads = rec->threads;
+        s->stat.start_time = rec->start_boottime / b->ns_per_tick;
+        if (rec->has_mm) {
+                /* percpu counters can read slightly negative: as status, clamp at 0. */
+#define PAGES(x) ((int64_t)(x) > 0 ? (uint64_t)(x) * b->page_size : 0)
+                s->rss_file = PAGES(rec->file_pages);
+                s->rss_anon = PAGES(rec->anon_pages);
+                s->swap = PAGES(rec->swap_pages);
+                s->rss_shmem = PAGES(rec->shmem_pages);
+#undef PAGES
+                s->pgtables = (int64_t)rec->pgtables_bytes > 0 ? rec->pgtables_bytes : 0;
+        }
+        if (rec->details & PROC_ITER_EXE) {
+                s->has_exe = true;
+                s->exe = rec->exe_len > 0 ? strings : NULL;
+                s->exe_len = rec->exe_len;
+        }
+        if (rec->details & PROC_ITER_CMDLINE) {
+                s->has_cmdline = true;
+                s->cmdline_title = rec->details & PROC_ITER_TITLE;
+                s->cmdline = strings + rec->exe_len;
+                s->cmdline_len = rec->cmdline_len;
+        }
+        return true;
+}
+
+int proc_bpf_snapshot(ProcBpf *b, bool full, ProcSnapshot *snap)
 {
         struct sysinfo si;
-        size_t len = 0, n;
+        size_t len = 0, off = 0, max_n;
         int r;
 
         if (!b || !snap)
                 return -EINVAL;
-        r = read_all(b, &len);
+        full = full && b->full_link_fd >= 0;
+        snap->n = 0;
+        r = read_all(full ? b->full_link_fd : b->link_fd, snap, &len);
         if (r < 0)
                 return r;
-        if (len % sizeof(struct proc_iter_record) != 0)
-                return -EBADMSG;
-        n = len / sizeof(struct proc_iter_record);
-
-        snap->n = 0;
-        if (snap->allocated < n) {
-                ProcSnapshotEntry *ne = reallocarray(snap->entries, n, sizeof(ProcSnapshotEntry));
+        max_n = len / sizeof(struct proc_iter_record);
+        if (snap->allocated < max_n) {
+                ProcSnapshotEntry *ne = reallocarray(snap->entries, max_n, sizeof(ProcSnapshotEntry));
                 if (!ne)
                         abort();
                 snap->entries = ne;
-                snap->allocated = n;
+                snap->allocated = max_n;
         }
         if (sysinfo(&si) < 0)
                 return -errno;
         snap->total_pages = ((uint64_t)si.totalram + si.totalswap) * si.mem_unit / b->page_size;
 
-        for (size_t i = 0; i < n; i++) {
+        while (off < len) {
                 struct proc_iter_record rec;
-                ProcSnapshotEntry *s;
+                size_t extra;
 
-                memcpy(&rec, b->buf + i * sizeof(rec), sizeof(rec));
-                if (rec.pid <= 0 || (snap->n > 0 && snap->entries[snap->n - 1].pid >= rec.pid))
-                        continue; /* the iterator goes by pid; a restart may repeat one */
-                s = &snap->entries[snap->n++];
-                *s = (ProcSnapshotEntry){
-                        .pid = rec.pid,
-                        .uid = rec.uid,
-                        .exec_id = rec.exec_id,
-                        .cgroup_id = rec.cgroup_id,
-                        .oom_score_adj = rec.oom_score_adj,
-                        .has_mm = rec.has_mm,
-                };
-                memcpy(s->stat.comm, rec.comm, PROC_ITER_COMM_LEN);
-                s->stat.comm[PROC_ITER_COMM_LEN - 1] = 0;
-                s->stat.state = state_letter(rec.state, rec.exit_state);
-                s->stat.ppid = rec.ppid;
-                s->stat.flags = rec.flags;
-                s->stat.threads = rec.threads;
-                s->stat.start_time = rec.start_boottime / b->ns_per_tick;
-                if (rec.has_mm) {
-                        /* percpu counters can read slightly negative: as status, clamp at 0. */
-#define PAGES(x) ((int64_t)(x) > 0 ? (uint64_t)(x) * b->page_size : 0)
-                        s->rss_file = PAGES(rec.file_pages);
-                        s->rss_anon = PAGES(rec.anon_pages);
-                        s->swap = PAGES(rec.swap_pages);
-                        s->rss_shmem = PAGES(rec.shmem_pages);
-#undef PAGES
-                        s->pgtables = (int64_t)rec.pgtables_bytes > 0 ? rec.pgtables_bytes : 0;
-                }
+                if (len - off < sizeof(rec))
+                        return -EBADMSG;
+                memcpy(&rec, snap->buf + off, sizeof(rec));
+                off += sizeof(rec);
+                extra = ((size_t)rec.exe_len + rec.cmdline_len + 7) & ~(size_t)7;
+                if (!full && extra > 0)
+                        return -EBADMSG;
+                if (extra > 2 * PROC_ITER_STR_MAX + 8 || len - off < extra)
+                        return -EBADMSG;
+                /* The iterator goes by pid; a restart may repeat one. */
+                if ((snap->n == 0 || snap->entries[snap->n - 1].pid < rec.pid) &&
+                    entry_from_record(b, &rec, snap->buf + off, &snap->entries[snap->n]))
+                        snap->n++;
+                off += extra;
         }
         return 0;
 }
@@ -179,7 +212,7 @@ static int check_self(ProcBpf *b, int procfd)
         ProcStat st;
         int r;
 
-        r = proc_bpf_snapshot(b, &snap);
+        r = proc_bpf_snapshot(b, false, &snap);
         if (r < 0)
                 return r;
         dfd = proc_open_pid_dir(procfd, self);
@@ -194,10 +227,43 @@ static int check_self(ProcBpf *b, int procfd)
         return -EXDEV;
 }
 
+/* Open and load the skeleton, with the full iterator if the kernel takes it. */
+static struct proc_iter *load(bool *ret_full)
+{
+        struct proc_iter *skel;
+
+        skel = proc_iter__open_and_load();
+        if (skel) {
+                *ret_full = true;
+                return skel;
+        }
+        /* Older kernels lack sleepable iterators, bpf_copy_from_user_task or
+         * bpf_rcu_read_lock: the light iterator alone still serves refreshes. */
+        skel = proc_iter__open();
+        if (!skel)
+                return NULL;
+        (void)bpf_program__set_autoload(skel->progs.proc_iter_full, false);
+        if (proc_iter__load(skel) < 0) {
+                int r = -errno;
+                proc_iter__destroy(skel);
+                errno = -r;
+                return NULL;
+        }
+        *ret_full = false;
+        return skel;
+}
+
+static int dup_link(struct bpf_link *l)
+{
+        int fd = l ? fcntl(bpf_link__fd(l), F_DUPFD_CLOEXEC, 3) : -1;
+        return fd < 0 ? -errno : fd;
+}
+
 int proc_bpf_new(int procfd, ProcBpf **ret)
 {
         struct proc_iter *skel;
         ProcBpf *b;
+        bool full = false;
         long hz, ps;
         int r;
 
@@ -214,21 +280,25 @@ int proc_bpf_new(int procfd, ProcBpf **ret)
                 abort();
         b->page_size = (uint64_t)ps;
         b->ns_per_tick = 1000000000ULL / (uint64_t)hz;
+        b->link_fd = b->full_link_fd = -1;
 
-        b->link_fd = -1;
-        skel = proc_iter__open_and_load();
+        skel = load(&full);
         if (!skel) {
                 r = -errno;
                 proc_bpf_free(b);
                 return r < 0 ? r : -EINVAL;
         }
-        r = proc_iter__attach(skel);
+        skel->links.proc_iter = bpf_program__attach_iter(skel->progs.proc_iter, NULL);
+        r = skel->links.proc_iter ? 0 : -errno;
         if (r >= 0) {
-                /* Keep only the link: a dup of its fd holds the attached iterator
-                 * in the kernel; libbpf's objects (the kernel's BTF parsed for the
-                 * relocations among them) would otherwise stay in memory. */
-                b->link_fd = fcntl(bpf_link__fd(skel->links.proc_iter), F_DUPFD_CLOEXEC, 3);
-                r = b->link_fd < 0 ? -errno : 0;
+                /* Keep only the links: a dup of a link's fd holds the attached
+                 * iterator in the kernel; libbpf's objects (the kernel's BTF parsed
+                 * for the relocations among them) would otherwise stay in memory. */
+                b->link_fd = r = dup_link(skel->links.proc_iter);
+                if (r >= 0 && full) {
+                        skel->links.proc_iter_full = bpf_program__attach_iter(skel->progs.proc_iter_full, NULL);
+                        b->full_link_fd = dup_link(skel->links.proc_iter_full); /* optional */
+                }
         }
         proc_iter__destroy(skel);
         (void)malloc_trim(0); /* give the freed heap back */
@@ -266,9 +336,14 @@ ProcBpf *proc_bpf_free(ProcBpf *b)
         return NULL;
 }
 
-int proc_bpf_snapshot(ProcBpf *b, ProcSnapshot *snap)
+int proc_bpf_snapshot(ProcBpf *b, bool full, ProcSnapshot *snap)
 {
         return -EOPNOTSUPP;
+}
+
+bool proc_bpf_can_full(const ProcBpf *b)
+{
+        return false;
 }
 
 #endif

@@ -21,8 +21,16 @@ typedef struct ProcBpf ProcBpf;
 int proc_bpf_new(int procfd, ProcBpf **ret);
 ProcBpf *proc_bpf_free(ProcBpf *b);
 
-/* All processes now, sorted by pid, into *snap (which is reset first). */
-int proc_bpf_snapshot(ProcBpf *b, ProcSnapshot *snap);
+/*
+ * All processes now, sorted by pid, into *snap (which is reset first). A
+ * full snapshot also carries every process's exe and command line and its
+ * pid_ino (proc_iter_full: a sleepable iterator that copies the argument
+ * area from each process's memory, about a microsecond more per process):
+ * for cold tables, where every process is new. Without proc_bpf_can_full()
+ * a full snapshot is a plain one.
+ */
+int proc_bpf_snapshot(ProcBpf *b, bool full, ProcSnapshot *snap);
+bool proc_bpf_can_full(const ProcBpf *b);
 
 /* Whether this build can use BPF at all. */
 bool proc_bpf_built(void);

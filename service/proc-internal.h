@@ -40,9 +40,24 @@ int proc_read_full(int dfd, pid_t pid, const ProcScanFilter *filter, const ProcS
                    ProcEntry *ret);
 /* Open e's pidfd and check it names the process that was read. 1, or -ESRCH, or -errno. */
 int proc_attach_pidfd(int dfd, ProcTable *t, ProcEntry *e);
+/* exe and cmdline from a full snapshot's entry; e->kthread must be set first. */
+void proc_entry_set_snapshot_strings(ProcEntry *e, const ProcSnapshotEntry *s);
 /* Full read of a process not yet in the table: 1 and *ret filled, 0 skipped, -errno fatal. */
 int proc_read_new(int procfd, pid_t pid, const ProcScanFilter *filter, const ProcSnapshotEntry *known,
                   ProcTable *t, ProcEntry *ret);
+
+/* Raw /proc/PID/cmdline bytes into ProcEntry.cmdline form (NULs as spaces, trailing ones cut, NULL if empty). */
+char *proc_cmdline_from_raw(char *buf, size_t len);
+
+/* Cgroup paths by id (proc-cgroup-cache.c). get fills e's cgroup, unit and app_id
+ * and marks the id seen; put caches e's (if its path names id now, checked on
+ * cgroup_fd); sweep drops what was not seen since the last sweep. */
+bool proc_cgroup_cache_get(ProcCgroupCache *c, uint64_t id, ProcEntry *e);
+void proc_cgroup_cache_put(ProcCgroupCache **c, int cgroup_fd, uint64_t id, const ProcEntry *e);
+bool proc_cgroup_cache_mark(ProcCgroupCache *c, uint64_t id); /* false if not cached */
+void proc_cgroup_cache_sweep(ProcCgroupCache *c);
+size_t proc_cgroup_cache_size(const ProcCgroupCache *c);
+ProcCgroupCache *proc_cgroup_cache_free(ProcCgroupCache *c);
 
 /* Sorted PIDs of the numeric entries of procfd. */
 int proc_list_pids(int procfd, pid_t **ret, size_t *ret_n);

@@ -243,28 +243,31 @@ char *proc_read_exe_at(int dfd)
         return xstrdup(buf);
 }
 
-static int read_cmdline_at(int dfd, char **ret)
+char *proc_cmdline_from_raw(char *buf, size_t len)
 {
-        char buf[PROC_CMDLINE_MAX + 1];
-        ssize_t n;
-        size_t len;
-
-        n = proc_read_small_at(dfd, "cmdline", buf, sizeof(buf));
-        if (n < 0)
-                return (int)n;
-        len = (size_t)n; /* at most PROC_CMDLINE_MAX: longer ones are cut */
         for (size_t i = 0; i < len; i++)
                 if (buf[i] == 0)
                         buf[i] = ' ';
         while (len > 0 && buf[len - 1] == ' ')
                 len--;
-        if (len == 0) {
-                *ret = NULL;
-                return 0;
-        }
-        *ret = strndup(buf, len);
-        if (!*ret)
+        if (len == 0)
+                return NULL;
+        char *s = strndup(buf, len);
+        if (!s)
                 abort();
+        return s;
+}
+
+static int read_cmdline_at(int dfd, char **ret)
+{
+        char buf[PROC_CMDLINE_MAX + 1];
+        ssize_t n;
+
+        n = proc_read_small_at(dfd, "cmdline", buf, sizeof(buf));
+        if (n < 0)
+                return (int)n;
+        /* at most PROC_CMDLINE_MAX: longer ones are cut */
+        *ret = proc_cmdline_from_raw(buf, (size_t)n);
         return 0;
 }
 
@@ -296,11 +299,31 @@ static int read_exe_cmdline(int dfd, ProcEntry *e)
         return read_cmdline_at(dfd, &e->cmdline);
 }
 
+/* exe and cmdline from a full snapshot's entry (kernel threads have none). */
+void proc_entry_set_snapshot_strings(ProcEntry *e, const ProcSnapshotEntry *s)
+{
+        char buf[PROC_CMDLINE_MAX + 1];
+        size_t len = MIN((size_t)s->cmdline_len, (size_t)PROC_CMDLINE_MAX);
+
+        if (e->kthread)
+                return;
+        e->exe = s->exe && s->exe_len > 0 ? strndup(s->exe, s->exe_len) : NULL;
+        if (s->exe && s->exe_len > 0 && !e->exe)
+                abort();
+        memcpy(buf, s->cmdline ? s->cmdline : "", s->cmdline ? len : 0);
+        if (!s->cmdline)
+                len = 0;
+        if (s->cmdline_title) /* the title is one string: cut at its NUL, as procfs does */
+                len = strnlen(buf, len);
+        e->cmdline = proc_cmdline_from_raw(buf, len);
+}
+
 /*
- * What a snapshot lacks: the cgroup, exe and cmdline, plus stat to check
- * that the PID still names the process the snapshot saw (the caller takes the
- * figures from the snapshot). Filters are the caller's (uid) or unsupported
- * (cgroup), see proc_table_refresh_snapshot().
+ * What a snapshot lacks: the cgroup, plus exe and cmdline unless it is a
+ * full one, and stat to check that the PID still names the process the
+ * snapshot saw (the caller takes the figures from the snapshot). Filters
+ * are the caller's (uid) or unsupported (cgroup), see
+ * proc_table_refresh_snapshot().
  */
 static int read_details(int dfd, pid_t pid, const ProcScanFilter *filter, const ProcSnapshotEntry *known,
                         ProcEntry *ret)
@@ -318,9 +341,14 @@ static int read_details(int dfd, pid_t pid, const ProcScanFilter *filter, const 
         r = proc_read_cgroup_at(dfd, filter, &e.cgroup);
         if (r <= 0)
                 return r;
-        r = read_exe_cmdline(dfd, &e);
-        if (r < 0)
-                return r;
+        if (known->has_exe && known->has_cmdline) {
+                proc_entry_set_stat(&e, &known->stat); /* the strings are the snapshot's process's */
+                proc_entry_set_snapshot_strings(&e, known);
+        } else {
+                r = read_exe_cmdline(dfd, &e);
+                if (r < 0)
+                        return r;
+        }
         (void)proc_unit_from_cgroup(e.cgroup, &e.unit, &e.app_id);
         *ret = e;
         e = (ProcEntry){ .pidfd = -1 };
@@ -470,7 +498,8 @@ int proc_read_new(int procfd, pid_t pid, const ProcScanFilter *filter, const Pro
                 return 0; /* filtered out */
         if (r < 0)
                 return proc_skip(pid, r);
-        if (filter->open_pidfds) {
+        /* With the snapshot's pid_ino the entry needs no pidfd (see proc.h). */
+        if (filter->open_pidfds && !(known && known->pid_ino != 0)) {
                 r = proc_attach_pidfd(dfd, t, &e);
                 if (r < 0)
                         return proc_skip(pid, r);

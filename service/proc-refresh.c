@@ -345,6 +345,7 @@ static void entry_set_snapshot(ProcEntry *e, const ProcSnapshotEntry *s, uint64_
         e->oom_score = proc_oom_score_compute(s, total_pages, page_size()); /* 0 for kernel threads */
         e->exec_id = s->exec_id;
         e->cgroup_id = s->cgroup_id;
+        e->pid_ino = s->pid_ino;
 }
 
 /* Is old still the process the snapshot describes, unchanged but for its figures? */
@@ -354,7 +355,27 @@ static bool snapshot_same(const ProcEntry *old, const ProcSnapshotEntry *s, uint
                s->cgroup_id == old->cgroup_id && strcmp(s->stat.comm, old->comm) == 0 && !young(s->stat.start_time, now);
 }
 
-/* A process not kept: read it in full from procfd (1 appended, 0 skipped, -errno fatal). */
+/*
+ * A new process that a full snapshot describes in full, its cgroup cached
+ * and its identity known (pid_ino, or no pidfds wanted): nothing to read from
+ * procfd. 1 and *ret filled, 0 if it cannot be taken this way (the caller
+ * reads procfd).
+ */
+static bool snapshot_only(const ProcScanFilter *filter, const ProcSnapshotEntry *s, ProcTable *t, ProcEntry *ret)
+{
+        ProcEntry e = { .pid = s->pid, .pidfd = -1 };
+
+        if (!s->has_exe || !s->has_cmdline || (filter->open_pidfds && s->pid_ino == 0))
+                return false;
+        if (!proc_cgroup_cache_get(t->cgroup_cache, s->cgroup_id, &e))
+                return false;
+        proc_entry_set_stat(&e, &s->stat);
+        proc_entry_set_snapshot_strings(&e, s);
+        *ret = e;
+        return true;
+}
+
+/* A process not kept: read what the snapshot lacks from procfd (1 appended, 0 skipped, -errno fatal). */
 static int snapshot_read(int procfd, const ProcScanFilter *filter, const ProcSnapshotEntry *s, const ProcEntry *old,
                          uint64_t total_pages, ProcTable *t, NewTable *nt, unsigned char *ret_fate)
 {
@@ -364,10 +385,14 @@ static int snapshot_read(int procfd, const ProcScanFilter *filter, const ProcSna
 
         if (filter->mode == PROC_SCAN_UID && s->uid != filter->uid)
                 return 0;
+        t->n_detailed++;
         if (!old) {
-                r = proc_read_new(procfd, s->pid, filter, s, t, &e);
-                if (r <= 0)
-                        return r;
+                if (!snapshot_only(filter, s, t, &e)) {
+                        r = proc_read_new(procfd, s->pid, filter, s, t, &e);
+                        if (r <= 0)
+                                return r;
+                        proc_cgroup_cache_put(&t->cgroup_cache, t->cgroup_fd, s->cgroup_id, &e);
+                }
                 nt->own[nt->n] = OWN_ALL;
         } else {
                 /* The same process, exec'd, moved or young: fresh strings, same pidfd. */
@@ -377,14 +402,15 @@ static int snapshot_read(int procfd, const ProcScanFilter *filter, const ProcSna
                 r = proc_read_full(dfd, s->pid, filter, s, &e);
                 if (r <= 0)
                         return proc_skip(s->pid, r);
+                proc_cgroup_cache_put(&t->cgroup_cache, t->cgroup_fd, s->cgroup_id, &e);
                 e.pidfd = old->pidfd;
                 nt->own[nt->n] = OWN_STRINGS;
                 *ret_fate = FATE_KEEP_PIDFD;
         }
         /* A PID reused after the snapshot failed the read above (-ESRCH: its
-         * start time is not the snapshot's). The snapshot's figures and stamps:
-         * an exec or a move after the snapshot shows as a changed stamp next
-         * time and is read again. */
+         * start time is not the snapshot's). The snapshot's figures
+         * and stamps: an exec or a move after the snapshot shows as a changed
+         * stamp next time and is read again. */
         entry_set_snapshot(&e, s, total_pages);
         nt->entries[nt->n++] = e;
         return 1;
@@ -394,8 +420,8 @@ int proc_table_refresh_snapshot(int procfd, const ProcScanFilter *filter, const 
 {
         _cleanup_(new_table_abort) NewTable nt = {};
         _cleanup_free_ unsigned char *fate = NULL;
+        uint64_t now, last_cgroup_id = 0;
         size_t i = 0;
-        uint64_t now;
         int r;
 
         if (!t || !snap || (procfd < 0 && procfd != AT_FDCWD))
@@ -412,6 +438,7 @@ int proc_table_refresh_snapshot(int procfd, const ProcScanFilter *filter, const 
         table_sort(t);
         new_table_init(&nt, snap->n, t, &fate);
         now = boot_ticks_now();
+        t->n_detailed = 0;
 
         for (size_t j = 0; j < snap->n; j++) {
                 const ProcSnapshotEntry *s = &snap->entries[j];
@@ -421,12 +448,14 @@ int proc_table_refresh_snapshot(int procfd, const ProcScanFilter *filter, const 
                         i++; /* not in the snapshot: exited */
                 if (i < t->n && t->entries[i].pid == s->pid) {
                         old = &t->entries[i++];
-                        if (old->start_time != s->stat.start_time)
+                        if (old->start_time != s->stat.start_time || (old->pid_ino && old->pid_ino != s->pid_ino))
                                 old = NULL; /* the PID names a new process now: old is dropped */
                 }
                 if (old && snapshot_same(old, s, now)) {
                         if (filter->mode == PROC_SCAN_UID && s->uid != filter->uid)
                                 continue; /* dropped */
+                        if (s->cgroup_id != last_cgroup_id) /* keep its cgroup in the cache */
+                                proc_cgroup_cache_mark(t->cgroup_cache, last_cgroup_id = s->cgroup_id);
                         ProcEntry e = *old; /* shares strings and pidfd */
                         entry_set_snapshot(&e, s, snap->total_pages);
                         nt.entries[nt.n] = e;
@@ -441,5 +470,11 @@ int proc_table_refresh_snapshot(int procfd, const ProcScanFilter *filter, const 
         }
 
         new_table_commit(&nt, fate, t);
+        proc_cgroup_cache_sweep(t->cgroup_cache);
         return 0;
+}
+
+bool proc_table_wants_full(const ProcTable *t)
+{
+        return t && t->n_detailed >= PROC_FULL_SNAPSHOT_MIN;
 }

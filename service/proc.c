@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "macro.h"
@@ -161,18 +162,12 @@ ProcEntry *proc_table_find(const ProcTable *t, pid_t pid)
         return NULL;
 }
 
-int proc_entry_verify(int procfd, const ProcEntry *e)
+/* Does the start time of the process now named by e->pid match e's? 0, -ESRCH, -ESTALE, -errno. */
+static int start_time_matches(int procfd, const ProcEntry *e)
 {
         _cleanup_close_ int dfd = -1;
         ProcStat st;
         int r;
-
-        if (!e || e->pid <= 0)
-                return -EINVAL;
-
-        /* A pidfd names one process for its whole life: no PID reuse can fool this. */
-        if (e->pidfd >= 0)
-                return proc_pidfd_alive(e->pidfd);
 
         dfd = proc_open_pid_dir(procfd, e->pid);
         if (dfd < 0)
@@ -182,7 +177,57 @@ int proc_entry_verify(int procfd, const ProcEntry *e)
                 return -ESRCH;
         if (r < 0)
                 return r;
-        return st.start_time == e->start_time ? 0 : -ESRCH;
+        return st.start_time == e->start_time ? 0 : -ESTALE;
+}
+
+int proc_entry_open_pidfd(int procfd, const ProcEntry *e)
+{
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        if (!e || e->pid <= 0)
+                return -EINVAL;
+        if (e->pidfd >= 0) {
+                fd = fcntl(e->pidfd, F_DUPFD_CLOEXEC, 3);
+                return fd < 0 ? -errno : TAKE_FD(fd);
+        }
+        fd = proc_pidfd_open(e->pid);
+        if (fd < 0)
+                return fd == -EINVAL ? -ESRCH : fd; /* EINVAL: a thread's TID now */
+        /* Checked after the open: if it matches, the pidfd names e's process. */
+        if (e->pid_ino != 0) {
+                struct stat sb;
+
+                if (fstat(fd, &sb) < 0)
+                        return -errno;
+                if ((uint64_t)sb.st_ino != e->pid_ino)
+                        return -ESTALE;
+        } else {
+                r = start_time_matches(procfd, e);
+                if (r < 0)
+                        return r;
+        }
+        return TAKE_FD(fd);
+}
+
+int proc_entry_verify(int procfd, const ProcEntry *e)
+{
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        if (!e || e->pid <= 0)
+                return -EINVAL;
+
+        /* A pidfd names one process for its whole life: no PID reuse can fool this. */
+        if (e->pidfd >= 0)
+                return proc_pidfd_alive(e->pidfd);
+        if (e->pid_ino != 0) {
+                fd = proc_entry_open_pidfd(procfd, e);
+                if (fd != -ENOSYS)
+                        return fd == -ESTALE ? -ESRCH : fd < 0 ? fd : 0;
+        }
+        r = start_time_matches(procfd, e);
+        return r == -ESTALE ? -ESRCH : r;
 }
 
 int proc_entry_read_pss(int procfd, ProcEntry *e)
@@ -256,6 +301,7 @@ void proc_table_done(ProcTable *t)
         free(t->entries);
         t->entries = NULL;
         t->n = t->allocated = 0;
+        t->cgroup_cache = proc_cgroup_cache_free(t->cgroup_cache);
 }
 
 void proc_snapshot_done(ProcSnapshot *s)
@@ -263,6 +309,7 @@ void proc_snapshot_done(ProcSnapshot *s)
         if (!s)
                 return;
         free(s->entries);
+        free(s->buf);
         *s = (ProcSnapshot){};
 }
 

@@ -5,9 +5,16 @@
  *
  * Identity: when a process is read, a pidfd is opened for it and kept in the
  * entry; every later action goes through that pidfd, so a process that exited
- * or whose PID was reused is never confused with the one read. Where
- * pidfd_open(2) is unavailable (ENOSYS), entries carry pidfd = -1 and callers
- * must re-read and compare start_time right before acting (proc_entry_verify).
+ * or whose PID was reused is never confused with the one read. Entries from
+ * a BPF snapshot on Linux 6.9+ carry instead the inode number of the process's
+ * struct pid on pidfs (pid_ino: 64 bits, never reused while the system runs,
+ * what fstat() of any pidfd of that process says): an action opens a pidfd
+ * then and checks its inode number (proc_entry_open_pidfd), which names the
+ * process read just as exactly, without holding 10,000 pidfds (about 1 KiB
+ * of kernel memory each, and the fd limit) or paying ~1.4 µs per new
+ * process to open one. Where pidfd_open(2) is unavailable (ENOSYS), entries
+ * carry pidfd = -1 and callers must re-read and compare start_time right
+ * before acting (proc_entry_verify, proc_entry_open_pidfd).
  *
  * Contract: 0 on success, -errno on failure; outputs written only on success.
  * Processes that vanish mid-scan are skipped quietly (debug log at most).
@@ -48,7 +55,8 @@ typedef struct ProcEntry {
         int oom_score;
         int oom_score_adj;
 
-        int pidfd;              /* -1 if pidfd_open is unavailable or failed */
+        int pidfd;              /* -1 if pidfd_open is unavailable or failed, or not needed (pid_ino) */
+        uint64_t pid_ino;       /* the struct pid's pidfs inode number (a pidfd's st_ino), 0 if unknown */
 
         /* Known only from a snapshot (proc_table_refresh_snapshot); 0 otherwise. */
         uint32_t exec_id;       /* the kernel's self_exec_id: changes with every exec */
@@ -58,12 +66,25 @@ typedef struct ProcEntry {
 /* An empty entry: note pidfd -1, so proc_entry_done() never closes fd 0. */
 #define PROC_ENTRY_NULL ((ProcEntry){ .pidfd = -1 })
 
+typedef struct ProcCgroupCache ProcCgroupCache;
+
 typedef struct ProcTable {
         ProcEntry *entries;
         size_t n;
         size_t allocated;
         bool pidfd_supported; /* false once pidfd_open returned ENOSYS */
+
+        /* Snapshot refreshes only: the cgroup2 mount's dir fd (the caller's;
+         * <= 0 for none, so a zeroed table has none) lets cgroup paths be cached
+         * by cgroup id, each path checked once against the directory's inode
+         * number (the id). The cache is the table's (freed by proc_table_done). */
+        int cgroup_fd;
+        ProcCgroupCache *cgroup_cache;
+        /* Processes the last snapshot refresh needed details for (new, exec'd, moved, young). */
+        size_t n_detailed;
 } ProcTable;
+
+
 
 typedef enum ProcScanMode {
         PROC_SCAN_ALL,    /* every process (system mode) */
@@ -168,12 +189,22 @@ typedef struct ProcSnapshotEntry {
         uint64_t pgtables;      /* bytes */
         int oom_score_adj;
         bool has_mm;
+
+        /* A full snapshot's extras (proc_bpf_snapshot(..., true)); unset otherwise. */
+        uint64_t pid_ino;       /* the struct pid's pidfs inode number (a pidfd's st_ino), never reused; 0 unknown */
+        bool has_exe;           /* exe (exe_len bytes, no NUL; NULL/0 where readlink fails) is known */
+        bool has_cmdline;       /* cmdline (cmdline_len raw bytes, NUL-separated as in /proc) is known */
+        bool cmdline_title;     /* setproctitle(3) wrote over it: the command line ends at the first NUL */
+        const char *exe, *cmdline; /* point into the snapshot's buffer */
+        uint16_t exe_len, cmdline_len;
 } ProcSnapshotEntry;
 
 typedef struct ProcSnapshot {
         ProcSnapshotEntry *entries;
         size_t n, allocated;
         uint64_t total_pages;   /* RAM + swap in pages: oom_score's scale */
+        char *buf;              /* what the source read; the entries' strings point into it */
+        size_t buf_size;
 } ProcSnapshot;
 
 void proc_snapshot_done(ProcSnapshot *s);
@@ -191,14 +222,25 @@ int proc_oom_score_compute(const ProcSnapshotEntry *s, uint64_t total_pages, uin
  * of per-process files: a kept entry (same pid and start time, no exec since:
  * same exec_id and comm, same cgroup id, older than PROC_REFRESH_SETTLE_SEC)
  * is updated from the snapshot alone, with no /proc read at all. New, exec'd
- * and moved processes are read in full from procfd, as a scan does. A
- * process in procfd's listing but not in the snapshot, or the other way
- * round, is treated as exited or new. Only for PROC_SCAN_ALL and
- * PROC_SCAN_UID (-EOPNOTSUPP for a cgroup filter: the snapshot has no cgroup
- * paths). On failure the table is left as it was.
+ * and moved processes are read from procfd for what the snapshot lacks: the
+ * cgroup path, and exe and cmdline unless it is a full snapshot. With a full
+ * snapshot and t->cgroup_fd, a new process whose cgroup id is cached is not
+ * read from procfd at all, and its pidfd is checked against pid_ino (fstat)
+ * instead of a re-read of stat. A process in procfd's listing but not in the
+ * snapshot, or the other way round, is treated as exited or new. Only for
+ * PROC_SCAN_ALL and PROC_SCAN_UID (-EOPNOTSUPP for a cgroup filter). On
+ * failure the table is left as it was.
  */
 int proc_table_refresh_snapshot(int procfd, const ProcScanFilter *filter, const ProcSnapshot *snap,
                                 ProcTable *t);
+
+/*
+ * Would a full snapshot make the next refresh cheaper? True when the last
+ * one read details (exe, cmdline) for enough processes that reading every
+ * process's in the iterator costs less (PROC_FULL_SNAPSHOT_MIN of them).
+ */
+#define PROC_FULL_SNAPSHOT_MIN 64
+bool proc_table_wants_full(const ProcTable *t);
 
 /* Binary search of a sorted table; NULL if pid is not in it. */
 ProcEntry *proc_table_find(const ProcTable *t, pid_t pid);
@@ -208,11 +250,21 @@ int proc_entry_read_pss(int procfd, ProcEntry *e);
 
 /*
  * Is the entry still the same live process? With a pidfd: pidfd_send_signal(0)
- * says whether it is alive (a reused PID cannot fool it). Without: re-read
+ * says whether it is alive (a reused PID cannot fool it). With pid_ino: a
+ * pidfd opened now must have that inode number. Without either: re-read
  * /proc/PID/stat and compare start_time. Returns 0 if it is, -ESRCH if it
  * exited or the PID now names another process.
  */
 int proc_entry_verify(int procfd, const ProcEntry *e);
+
+/*
+ * A new pidfd (the caller's to close) for the entry's process: a dup of the
+ * entry's own, or pidfd_open(pid) checked against pid_ino (exact) or, without
+ * it, against start_time re-read through procfd after the open. -ESRCH if
+ * the process is gone or the PID names another one (-ESTALE for the latter
+ * when it is known), -ENOSYS without pidfd_open, -errno otherwise.
+ */
+int proc_entry_open_pidfd(int procfd, const ProcEntry *e);
 
 void proc_entry_done(ProcEntry *e);
 void proc_table_done(ProcTable *t);

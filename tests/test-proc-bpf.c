@@ -4,19 +4,31 @@
  * /proc says (comm, ppid, start time, uid, state, threads, oom_score_adj and
  * memory) for a process started here and for every other process, notice an
  * exec through exec_id, and drive proc_table_refresh_snapshot() so that the
- * exec'd process is read again. Skips (77) where BPF cannot load: a build
- * without libbpf, not root, no BTF, or under valgrind.
+ * exec'd process is read again. The full iterator's exe and command lines
+ * (a setproctitle-style title included) and the cgroup paths cached by id
+ * must match what procfs says, and a table refreshed from a full snapshot
+ * with a warm cache must need no procfs at all. Entries with a pid_ino hold
+ * no pidfd: one opened later must have that inode number. Skips (77) where
+ * BPF cannot load: a build without libbpf, not root, no BTF, or under
+ * valgrind.
  */
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup-util.h"
 #include "macro.h"
 #include "proc-bpf.h"
+#include "proc-internal.h"
 #include "proc.h"
 #include "test.h"
+
+#define TITLE "mgtitle: hello"
 
 static const ProcSnapshotEntry *snap_find(const ProcSnapshot *s, pid_t pid)
 {
@@ -26,6 +38,244 @@ static const ProcSnapshotEntry *snap_find(const ProcSnapshot *s, pid_t pid)
         return NULL;
 }
 
+static bool streq_null(const char *a, const char *b)
+{
+        return (!a || !b) ? a == b : strcmp(a, b) == 0;
+}
+
+/* Did p stay the same process, unchanged, from snapshot a to b? */
+static bool stable(const ProcSnapshot *a, const ProcSnapshot *b, pid_t pid)
+{
+        const ProcSnapshotEntry *s = snap_find(a, pid), *s2 = snap_find(b, pid);
+
+        return s && s2 && s->stat.start_time == s2->stat.start_time && s->exec_id == s2->exec_id &&
+               s->cgroup_id == s2->cgroup_id && s->stat.ppid == s2->stat.ppid && s->uid == s2->uid &&
+               strcmp(s->stat.comm, s2->stat.comm) == 0;
+}
+
+/* A child that wrote a title over its argument area, ending it with a non-NUL byte, as setproctitle(3) does. */
+static pid_t spawn_titled(char **argv, int argc)
+{
+        int ready[2];
+        pid_t pid;
+        char c;
+
+        ASSERT_OK(pipe2(ready, O_CLOEXEC));
+        pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                char *start = argv[0], *end = argv[argc - 1] + strlen(argv[argc - 1]) + 1;
+
+                (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if ((size_t)(end - start) < sizeof(TITLE) + 1)
+                        _exit(1);
+                memset(start, 'x', (size_t)(end - start));
+                memcpy(start, TITLE, sizeof(TITLE)); /* with its NUL; the area's last byte stays 'x' */
+                (void)write(ready[1], "r", 1);
+                pause();
+                _exit(0);
+        }
+        close(ready[1]);
+        ASSERT_EQ_INT(read(ready[0], &c, 1), 1);
+        close(ready[0]);
+        return pid;
+}
+
+/* Removed on a failed assertion too: the cgroups need their process gone first. */
+static int abort_cgfd = -1;
+static pid_t abort_pid = -1;
+static char abort_cg[2][64];
+
+static void on_abort(int sig)
+{
+        if (abort_pid > 0) { /* kill(2), waitpid(2) and unlinkat(2) are async-signal-safe */
+                (void)kill(abort_pid, SIGKILL);
+                (void)waitpid(abort_pid, NULL, 0);
+        }
+        for (int i = 0; i < 2; i++)
+                if (abort_cg[i][0])
+                        (void)unlinkat(abort_cgfd, abort_cg[i], AT_REMOVEDIR);
+        signal(sig, SIG_DFL);
+        raise(sig);
+}
+
+/* mkdir a test cgroup under the v2 mount; false if that is not possible here. */
+static bool cg_make(int cgfd, const char *name)
+{
+        return mkdirat(cgfd, name, 0755) == 0;
+}
+
+static void cg_move(int cgfd, const char *name, pid_t pid)
+{
+        char path[256], buf[16];
+        _cleanup_close_ int fd = -1;
+
+        snprintf(path, sizeof(path), "%s/cgroup.procs", name);
+        fd = openat(cgfd, path, O_WRONLY | O_CLOEXEC);
+        ASSERT_TRUE(fd >= 0);
+        snprintf(buf, sizeof(buf), "%d", (int)pid);
+        ASSERT_EQ_INT(write(fd, buf, strlen(buf)), (ssize_t)strlen(buf));
+}
+
+static uint64_t cg_id(int cgfd, const char *name)
+{
+        struct stat st;
+        ASSERT_OK(fstatat(cgfd, name, &st, 0));
+        return (uint64_t)st.st_ino;
+}
+
+/*
+ * A process moved from cgroup a to b after the snapshot: its entry says b
+ * (read from procfs), and b's path is never cached under a's id.
+ */
+static void test_moved(ProcBpf *b, int procfd, int cgfd, pid_t pid)
+{
+        _cleanup_(proc_snapshot_done) ProcSnapshot snap = {};
+        _cleanup_(proc_table_done) ProcTable t = {};
+        const ProcScanFilter all = { .mode = PROC_SCAN_ALL, .open_pidfds = true };
+        char a[64], bn[64], want_b[80];
+        ProcEntry probe = PROC_ENTRY_NULL;
+
+        snprintf(a, sizeof(a), "memguard-test-procbpf-a-%d", (int)getpid());
+        snprintf(bn, sizeof(bn), "memguard-test-procbpf-b-%d", (int)getpid());
+        abort_cgfd = cgfd;
+        abort_pid = pid;
+        signal(SIGABRT, on_abort);
+        if (!cg_make(cgfd, a)) {
+                printf("cannot make a test cgroup (%s): the moved-process check is skipped\n", strerror(errno));
+                return;
+        }
+        memcpy(abort_cg[0], a, sizeof(a));
+        ASSERT_TRUE(cg_make(cgfd, bn));
+        memcpy(abort_cg[1], bn, sizeof(bn));
+        cg_move(cgfd, a, pid);
+        ASSERT_OK(proc_bpf_snapshot(b, true, &snap));
+        ASSERT_EQ_U64(snap_find(&snap, pid)->cgroup_id, cg_id(cgfd, a));
+        cg_move(cgfd, bn, pid);
+
+        t = (ProcTable){ .pidfd_supported = true, .cgroup_fd = cgfd };
+        ASSERT_OK(proc_table_refresh_snapshot(procfd, &all, &snap, &t));
+        snprintf(want_b, sizeof(want_b), "/%s", bn);
+        ASSERT_STREQ(proc_table_find(&t, pid)->cgroup, want_b);
+        ASSERT_TRUE(!proc_cgroup_cache_get(t.cgroup_cache, cg_id(cgfd, a), &probe));
+
+        /* Once read where it is, b is cached under b's id, and a later full refresh finds it there. */
+        ASSERT_OK(proc_bpf_snapshot(b, true, &snap));
+        ASSERT_OK(proc_table_refresh_snapshot(procfd, &all, &snap, &t));
+        ASSERT_TRUE(proc_cgroup_cache_get(t.cgroup_cache, cg_id(cgfd, bn), &probe));
+        ASSERT_STREQ(probe.cgroup, want_b);
+        proc_entry_done(&probe);
+
+        cg_move(cgfd, ".", pid); /* back to the root, so that the cgroups can go */
+        ASSERT_OK(unlinkat(cgfd, a, AT_REMOVEDIR));
+        ASSERT_OK(unlinkat(cgfd, bn, AT_REMOVEDIR));
+        abort_cg[0][0] = abort_cg[1][0] = 0;
+        printf("moved after the snapshot: read where it is, never cached under the old id\n");
+}
+
+/*
+ * The full iterator: exe, cmdline and cached cgroup paths as procfs shows
+ * them, then a refresh that cannot read procfs at all (an empty directory)
+ * and still has every process whose cgroup is cached.
+ */
+static void test_full(ProcBpf *b, int procfd, char **argv, int argc)
+{
+        _cleanup_(proc_snapshot_done) ProcSnapshot sf = {}, after = {};
+        _cleanup_(proc_table_done) ProcTable tp = {}, tf = {}, blind = {};
+        const ProcScanFilter all = { .mode = PROC_SCAN_ALL, .open_pidfds = true };
+        _cleanup_free_ char *v2 = NULL;
+        _cleanup_close_ int cgfd = -1, emptyfd = -1;
+        char empty[] = "/tmp/memguard-test-procbpf.XXXXXX";
+        size_t compared = 0, titles = 0;
+        pid_t titled;
+
+        if (!proc_bpf_can_full(b)) {
+                printf("the full iterator does not load on this kernel: its checks skipped\n");
+                return;
+        }
+        if (cg_v2_mount_find_at(procfd, &v2) >= 0)
+                cgfd = open(v2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        titled = spawn_titled(argv, argc);
+
+        ASSERT_OK(proc_bpf_snapshot(b, true, &sf));
+        ASSERT_OK(proc_table_scan_at(procfd, &(ProcScanFilter){ .mode = PROC_SCAN_ALL }, &tp));
+        tf = (ProcTable){ .pidfd_supported = true, .cgroup_fd = cgfd };
+        ASSERT_OK(proc_table_refresh_snapshot(procfd, &all, &sf, &tf));
+        ASSERT_OK(proc_bpf_snapshot(b, false, &after));
+
+        for (size_t i = 0; i < tp.n; i++) {
+                const ProcEntry *p = &tp.entries[i], *f = proc_table_find(&tf, p->pid);
+
+                if (!f || !stable(&sf, &after, p->pid) || f->start_time != p->start_time)
+                        continue;
+                if (!streq_null(f->exe, p->exe) || !streq_null(f->cmdline, p->cmdline) ||
+                    !streq_null(f->cgroup, p->cgroup))
+                        fprintf(stderr, "pid %d: exe %s / %s, cmdline %s / %s, cgroup %s / %s\n", (int)p->pid,
+                                strna(f->exe), strna(p->exe), strna(f->cmdline), strna(p->cmdline), strna(f->cgroup),
+                                strna(p->cgroup));
+                ASSERT_TRUE(streq_null(f->exe, p->exe));
+                ASSERT_TRUE(streq_null(f->cmdline, p->cmdline));
+                ASSERT_TRUE(streq_null(f->cgroup, p->cgroup));
+                ASSERT_TRUE(streq_null(f->unit, p->unit));
+                ASSERT_TRUE(streq_null(f->app_id, p->app_id));
+                titles += f->pid == titled;
+                compared++;
+        }
+        printf("full snapshot: %zu processes' exe, cmdline and cgroup compared with procfs, %zu cgroups cached\n",
+               compared, proc_cgroup_cache_size(tf.cgroup_cache));
+        ASSERT_TRUE(compared >= tp.n / 2);
+        ASSERT_EQ_INT(titles, 1);
+        ASSERT_STREQ(proc_table_find(&tf, titled)->cmdline, TITLE);
+        ASSERT_STREQ(proc_table_find(&tp, titled)->cmdline, TITLE);
+
+        /* With the cache warm, a refresh needs nothing from procfs. */
+        if (cgfd >= 0) {
+                const ProcEntry *e;
+
+                ASSERT_TRUE(proc_cgroup_cache_size(tf.cgroup_cache) > 0);
+                ASSERT_TRUE(mkdtemp(empty));
+                emptyfd = open(empty, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                ASSERT_TRUE(emptyfd >= 0);
+                blind = (ProcTable){ .pidfd_supported = true, .cgroup_fd = cgfd, .cgroup_cache = TAKE_PTR(tf.cgroup_cache) };
+                ASSERT_OK(proc_table_refresh_snapshot(emptyfd, &all, &sf, &blind));
+                printf("refresh without procfs: %zu of %zu processes\n", blind.n, sf.n);
+                ASSERT_TRUE(blind.n >= sf.n * 9 / 10);
+                e = proc_table_find(&blind, titled);
+                ASSERT_TRUE(e);
+                ASSERT_STREQ(e->cmdline, TITLE);
+                ASSERT_STREQ(e->cgroup, proc_table_find(&tp, titled)->cgroup);
+                ASSERT_TRUE(e->pid_ino != 0 && e->pidfd < 0);
+                ASSERT_OK(rmdir(empty));
+                test_moved(b, procfd, cgfd, titled);
+        } else
+                printf("no cgroup2 mount: the procfs-free refresh and cgroup moves are not checked\n");
+
+        ASSERT_OK(kill(titled, SIGKILL));
+        ASSERT_EQ_INT(waitpid(titled, NULL, 0), titled);
+}
+
+/* An entry with a pid_ino: a pidfd opened for it names it, a wrong inode number is refused, a reaped one is gone. */
+static void test_identity(int procfd, const ProcEntry *e)
+{
+        ProcEntry copy = *e;
+        struct stat sb;
+        int fd;
+
+        ASSERT_TRUE(e->pid_ino != 0);
+        ASSERT_EQ_INT(e->pidfd, -1);
+        fd = proc_entry_open_pidfd(procfd, e);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_OK(fstat(fd, &sb));
+        ASSERT_EQ_U64((uint64_t)sb.st_ino, e->pid_ino);
+        ASSERT_OK((int)syscall(SYS_pidfd_send_signal, fd, 0, NULL, 0));
+        close(fd);
+        ASSERT_OK(proc_entry_verify(procfd, e));
+        /* Another struct pid under the same PID (what reuse looks like): refused. */
+        copy.pid_ino++;
+        ASSERT_EQ_INT(proc_entry_open_pidfd(procfd, &copy), -ESTALE);
+        ASSERT_EQ_INT(proc_entry_verify(procfd, &copy), -ESRCH);
+}
+
 static void write_file(const char *path, const char *s)
 {
         _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -33,7 +283,7 @@ static void write_file(const char *path, const char *s)
         ASSERT_EQ_INT(write(fd, s, strlen(s)), (ssize_t)strlen(s));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
         _cleanup_(proc_snapshot_done) ProcSnapshot snap = {};
         _cleanup_(proc_table_done) ProcTable t = { .pidfd_supported = true };
@@ -85,7 +335,7 @@ int main(void)
 
         /* Once it blocks in read(2), it sleeps: S. */
         for (int i = 0; i < 200; i++) {
-                ASSERT_OK(proc_bpf_snapshot(b, &snap));
+                ASSERT_OK(proc_bpf_snapshot(b, false, &snap));
                 c = snap_find(&snap, child);
                 ASSERT_TRUE(c);
                 if (c->stat.state == 'S')
@@ -115,7 +365,7 @@ int main(void)
         {
                 _cleanup_(proc_snapshot_done) ProcSnapshot after = {};
 
-                ASSERT_OK(proc_bpf_snapshot(b, &after));
+                ASSERT_OK(proc_bpf_snapshot(b, false, &after));
                 for (size_t i = 0; i < t.n; i++) {
                         const ProcEntry *e = &t.entries[i];
                         const ProcSnapshotEntry *s = snap_find(&snap, e->pid), *s2 = snap_find(&after, e->pid);
@@ -145,7 +395,7 @@ int main(void)
         exec_before = proc_table_find(&t, child)->exec_id;
         ASSERT_EQ_INT(write(go[1], "x", 1), 1);
         for (int i = 0; i < 200; i++) {
-                ASSERT_OK(proc_bpf_snapshot(b, &snap));
+                ASSERT_OK(proc_bpf_snapshot(b, false, &snap));
                 c = snap_find(&snap, child);
                 ASSERT_TRUE(c);
                 if (c->exec_id != exec_before)
@@ -157,17 +407,28 @@ int main(void)
         ASSERT_OK(proc_table_refresh_snapshot(procfd, &all, &snap, &t));
         ASSERT_STREQ(proc_table_find(&t, child)->comm, "sleep");
         ASSERT_STREQ(proc_table_find(&t, child)->cmdline, "sleep 60");
-        /* A pidfd where pidfd_open works (valgrind 3.19 lacks it: then none, and the table says so). */
-        ASSERT_EQ_INT(proc_table_find(&t, child)->pidfd >= 0, t.pidfd_supported);
+        /* Identity: a pid_ino (Linux 6.9+ pidfs) and no pidfd held, or a pidfd. */
+        {
+                ProcEntry e = *proc_table_find(&t, child);
 
-        /* Gone from the next snapshot once it exits. */
-        ASSERT_OK(kill(child, SIGKILL));
-        ASSERT_EQ_INT(waitpid(child, NULL, 0), child);
-        ASSERT_OK(proc_bpf_snapshot(b, &snap));
+                if (e.pid_ino != 0)
+                        test_identity(procfd, &e);
+                else
+                        ASSERT_TRUE(e.pidfd >= 0);
+
+                /* Gone from the next snapshot once it exits; its entry is gone too. */
+                ASSERT_OK(kill(child, SIGKILL));
+                ASSERT_EQ_INT(waitpid(child, NULL, 0), child);
+                e.pidfd = -1;
+                ASSERT_EQ_INT(proc_entry_open_pidfd(procfd, &e), -ESRCH);
+                ASSERT_EQ_INT(proc_entry_verify(procfd, &e), -ESRCH);
+        }
+        ASSERT_OK(proc_bpf_snapshot(b, false, &snap));
         ASSERT_TRUE(!snap_find(&snap, child));
         ASSERT_OK(proc_table_refresh_snapshot(procfd, &all, &snap, &t));
         ASSERT_TRUE(!proc_table_find(&t, child));
 
+        test_full(b, procfd, argv, argc);
         proc_bpf_free(b);
         return 0;
 }

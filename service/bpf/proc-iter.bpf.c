@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: MIT OR GPL-2.0 */
 /*
- * A BPF task iterator that writes one struct proc_iter_record per process:
+ * BPF task iterators that write one struct proc_iter_record per process:
  * what /proc/PID/stat, status and oom_score_adj say, for every process, in
  * one read(2) instead of three file reads per process (proc-bpf.c).
+ * proc_iter writes the records alone (refreshes: most processes are known);
+ * proc_iter_full, a sleepable iterator, adds what /proc/PID/exe and cmdline
+ * say (cold scans: every process is new).
  *
  * The kernel types are declared here with only the fields used, marked
  * preserve_access_index: libbpf relocates each field access against the
  * running kernel's BTF (CO-RE), so no vmlinux.h is needed at build time.
  * Layouts that changed between kernels have ___old flavours.
  */
+#include <stdbool.h>
 #include <linux/types.h>
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -33,9 +37,17 @@ typedef struct {
 struct percpu_counter {
         __s64 count;
 } CORE;
+struct path {
+        void *mnt;
+} CORE;
+struct file {
+        struct path f_path;
+} CORE;
 struct mm_struct {
         struct percpu_counter rss_stat[4]; /* since 6.2 */
         atomic_long_t pgtables_bytes;
+        struct file *exe_file;
+        unsigned long arg_start, arg_end, env_start, env_end;
 } CORE;
 struct mm_rss_stat {
         atomic_long_t count[4];
@@ -53,6 +65,9 @@ typedef struct {
 struct cred {
         kuid_t uid;
 } CORE;
+struct pid {
+        __u64 ino; /* since 6.9: pidfs inode number */
+} CORE;
 struct task_struct {
         unsigned int __state;
         int exit_state;
@@ -67,6 +82,7 @@ struct task_struct {
         struct css_set *cgroups;
         char comm[16];
         __u32 self_exec_id;
+        struct pid *thread_pid;
 } CORE;
 struct task_struct___old {
         long state; /* before 5.14 */
@@ -99,38 +115,154 @@ static __always_inline void read_mm(struct mm_struct *mm, struct proc_iter_recor
         r->pgtables_bytes = BPF_CORE_READ(mm, pgtables_bytes.counter);
 }
 
+/* The record's fixed part; false for threads (only leaders are reported). */
+static __always_inline bool fill_record(struct task_struct *t, struct proc_iter_record *r)
+{
+        struct mm_struct *mm;
+
+        r->pid = BPF_CORE_READ(t, tgid);
+        if (BPF_CORE_READ(t, pid) != r->pid)
+                return false;
+        r->ppid = BPF_CORE_READ(t, real_parent, tgid);
+        r->flags = BPF_CORE_READ(t, flags);
+        if (bpf_core_field_exists(t->__state))
+                r->state = BPF_CORE_READ(t, __state);
+        else
+                r->state = (__u32)BPF_CORE_READ((struct task_struct___old *)t, state);
+        r->exit_state = (__u32)BPF_CORE_READ(t, exit_state);
+        r->uid = BPF_CORE_READ(t, real_cred, uid.val);
+        r->threads = (__u32)BPF_CORE_READ(t, signal, nr_threads);
+        r->oom_score_adj = BPF_CORE_READ(t, signal, oom_score_adj);
+        r->exec_id = BPF_CORE_READ(t, self_exec_id);
+        r->start_boottime = BPF_CORE_READ(t, start_boottime);
+        r->cgroup_id = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+        if (bpf_core_field_exists(((struct pid *)0)->ino))
+                r->pid_ino = BPF_CORE_READ(t, thread_pid, ino);
+        mm = BPF_CORE_READ(t, mm);
+        if (mm) {
+                r->has_mm = 1;
+                read_mm(mm, r);
+        }
+        BPF_CORE_READ_STR_INTO(&r->comm, t, comm);
+        return true;
+}
+
 SEC("iter/task")
 int proc_iter(struct bpf_iter__task *ctx)
 {
         struct task_struct *t = ctx->task;
         struct proc_iter_record r = {};
-        struct mm_struct *mm;
 
-        if (!t)
+        if (!t || !fill_record(t, &r))
                 return 0;
-        r.pid = BPF_CORE_READ(t, tgid);
-        if (BPF_CORE_READ(t, pid) != r.pid)
-                return 0; /* a thread, not the leader */
-        r.ppid = BPF_CORE_READ(t, real_parent, tgid);
-        r.flags = BPF_CORE_READ(t, flags);
-        if (bpf_core_field_exists(t->__state))
-                r.state = BPF_CORE_READ(t, __state);
-        else
-                r.state = (__u32)BPF_CORE_READ((struct task_struct___old *)t, state);
-        r.exit_state = (__u32)BPF_CORE_READ(t, exit_state);
-        r.uid = BPF_CORE_READ(t, real_cred, uid.val);
-        r.threads = (__u32)BPF_CORE_READ(t, signal, nr_threads);
-        r.oom_score_adj = BPF_CORE_READ(t, signal, oom_score_adj);
-        r.exec_id = BPF_CORE_READ(t, self_exec_id);
-        r.start_boottime = BPF_CORE_READ(t, start_boottime);
-        r.cgroup_id = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
-        mm = BPF_CORE_READ(t, mm);
-        if (mm) {
-                r.has_mm = 1;
-                read_mm(mm, &r);
-        }
-        BPF_CORE_READ_STR_INTO(&r.comm, t, comm);
         bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
+        return 0;
+}
+
+/* The full iterator's per-CPU buffer (sleepable programs run with migration disabled). */
+struct full_buf {
+        struct proc_iter_record r;
+        char str[2 * PROC_ITER_STR_MAX + 8];
+};
+struct {
+        __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+        __uint(max_entries, 1);
+        __type(key, __u32);
+        __type(value, struct full_buf);
+} full_bufs SEC(".maps");
+
+extern void bpf_rcu_read_lock(void) __ksym;
+extern void bpf_rcu_read_unlock(void) __ksym;
+
+#define STR_MASK (PROC_ITER_STR_MAX - 1)
+
+/* The exe link's path, as readlink(/proc/PID/exe) shows it. */
+static __always_inline __u32 read_exe(struct task_struct *t, char *dst)
+{
+        struct file *f;
+        long n = 0;
+
+        bpf_rcu_read_lock();
+        f = t->mm ? t->mm->exe_file : 0;
+        if (f)
+                n = bpf_d_path(&f->f_path, dst, PROC_ITER_STR_MAX);
+        bpf_rcu_read_unlock();
+        return n > 1 ? (__u32)(n - 1) : 0; /* n counts the NUL */
+}
+
+/*
+ * The argument area, as /proc/PID/cmdline reads it (fs/proc/base.c
+ * get_mm_cmdline): arg_start..arg_end; if its last byte is not NUL,
+ * setproctitle(3) wrote over it and the title is the string at arg_start,
+ * which may run into the environment. Returns the length, with
+ * PROC_ITER_CMDLINE (and PROC_ITER_TITLE) set in *details on success.
+ */
+static __always_inline __u32 read_cmdline(struct task_struct *t, struct mm_struct *mm, char *dst, __u32 *details)
+{
+        unsigned long start = BPF_CORE_READ(mm, arg_start), end = BPF_CORE_READ(mm, arg_end);
+        unsigned long env_start = BPF_CORE_READ(mm, env_start), env_end = BPF_CORE_READ(mm, env_end);
+        __u64 len;
+        char last = 0;
+
+        if (end <= start) {
+                *details |= PROC_ITER_CMDLINE; /* not set up yet, or none: empty */
+                return 0;
+        }
+        len = end - start;
+        if (len > PROC_ITER_STR_MAX)
+                len = PROC_ITER_STR_MAX;
+        len &= PROC_ITER_STR_MAX | STR_MASK;
+        if (len == 0 || bpf_copy_from_user_task(dst, len, (void *)start, t, 0) < 0)
+                return 0;
+        if (end - start <= PROC_ITER_STR_MAX)
+                last = dst[(len - 1) & STR_MASK];
+        else if (bpf_copy_from_user_task(&last, 1, (void *)(end - 1), t, 0) < 0)
+                return 0;
+        if (last) {
+                /* The title: a string from arg_start, into the environment only when it follows. */
+                unsigned long limit = env_start == end && env_end > end ? env_end : end;
+
+                len = limit - start;
+                if (len > PROC_ITER_STR_MAX)
+                        len = PROC_ITER_STR_MAX;
+                len &= PROC_ITER_STR_MAX | STR_MASK;
+                if (len == 0 || bpf_copy_from_user_task(dst, len, (void *)start, t, 0) < 0)
+                        return 0;
+                *details |= PROC_ITER_TITLE;
+        }
+        *details |= PROC_ITER_CMDLINE;
+        return (__u32)len;
+}
+
+SEC("iter.s/task")
+int proc_iter_full(struct bpf_iter__task *ctx)
+{
+        struct task_struct *t = ctx->task;
+        struct full_buf *b;
+        struct mm_struct *mm;
+        __u32 zero = 0, exe_len = 0, cmd_len = 0, total;
+
+        b = bpf_map_lookup_elem(&full_bufs, &zero);
+        if (!t || !b)
+                return 0;
+        __builtin_memset(&b->r, 0, sizeof(b->r));
+        if (!fill_record(t, &b->r))
+                return 0;
+        b->r.details = PROC_ITER_EXE;
+        mm = BPF_CORE_READ(t, mm);
+        if (!mm || (b->r.flags & 0x00200000U /* PF_KTHREAD */))
+                b->r.details |= PROC_ITER_CMDLINE; /* none: a zombie or a kernel thread */
+        else {
+                exe_len = read_exe(t, b->str) & STR_MASK;
+                cmd_len = read_cmdline(t, mm, b->str + exe_len, &b->r.details);
+                cmd_len &= PROC_ITER_STR_MAX | STR_MASK;
+        }
+        b->r.exe_len = (__u16)exe_len;
+        b->r.cmdline_len = (__u16)cmd_len;
+        bpf_seq_write(ctx->meta->seq, &b->r, sizeof(b->r));
+        total = (exe_len + cmd_len + 7) & ~7U;
+        if (total > 0 && total <= sizeof(b->str))
+                bpf_seq_write(ctx->meta->seq, b->str, total);
         return 0;
 }
 
