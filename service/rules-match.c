@@ -12,13 +12,32 @@
 
 #define DELETED_SUFFIX " (deleted)"
 
+/*
+ * fnmatch(3), with the literal part before the first special character
+ * compared first: most patterns are literal paths or start with one, so most
+ * misses end within a few bytes, and a literal pattern needs no
+ * fnmatch at all (fnmatch costs about 0.2 µs a call, and the planner tries
+ * every pattern of every rule on each of up to 10,000 processes).
+ */
+static bool glob_match(const char *pattern, const char *s, int flags)
+{
+        const char *p = pattern, *v = s;
+
+        for (; *p && *p != '*' && *p != '?' && *p != '[' && *p != '\\'; p++, v++)
+                if (*p != *v)
+                        return false;
+        if (*p == 0)
+                return *v == 0;
+        return fnmatch(pattern, s, flags) == 0;
+}
+
 /* The first pattern of `l` that matches `s`, or NULL. */
 static const char *glob_list_find(char *const *l, const char *s, int flags)
 {
         if (!s)
                 return NULL;
         for (; l && *l; l++)
-                if (fnmatch(*l, s, flags) == 0)
+                if (glob_match(*l, s, flags))
                         return *l;
         return NULL;
 }

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <fnmatch.h>
 #include <string.h>
 
 #include "macro.h"
@@ -651,8 +652,63 @@ static void test_copy(void)
         rules_done(&copy); /* done twice is harmless */
 }
 
+/*
+ * Globs match exactly as fnmatch(3) says, literal patterns and literal
+ * prefixes included (rules-match.c compares those before calling fnmatch).
+ */
+static void test_glob_like_fnmatch(void)
+{
+        static const char *const exe_patterns[] = {
+                "/usr/bin/a", "/usr/bin/a*", "/usr/bin/[ab]", "/usr/bin/\\\\*", "/usr/*/a",
+                "/usr/bin/a?", "/usr/bin", "/usr/bin/", "/usr/bin/*/c", "/u*",
+        };
+        static const char *const comm_patterns[] = { "a", "a*", "*a", "[!a]b", "\\\\?", "", "?", "ab" };
+        static const char *const values[] = {
+                "/usr/bin/a", "/usr/bin/ab", "/usr/bin/b", "/usr/bin/*", "/usr/lib/a", "/usr/bin", "/usr/bin/",
+                "/usr/bin/a/c", "/usr/bin/x/c", "/usr", "a", "ab", "ba", "bb", "?", "x", "", "/usr/bin/a ",
+        };
+        size_t checked = 0;
+
+        for (int kind = 0; kind < 2; kind++) {
+                const char *const *pats = kind == 0 ? exe_patterns : comm_patterns;
+                size_t n = kind == 0 ? ELEMENTSOF(exe_patterns) : ELEMENTSOF(comm_patterns);
+
+                for (size_t i = 0; i < n; i++) {
+                        char text[256];
+                        RuleSet rs;
+
+                        if (kind == 1 && !pats[i][0])
+                                continue; /* an empty comm list is an error, not a pattern */
+                        snprintf(text, sizeof(text), "[rule:x]\n%s=%s\npriority=90\n%s", kind == 0 ? "exe" : "comm",
+                                 pats[i], kind == 1 ? "trust-comm=true\n" : "");
+                        rules_init(&rs);
+                        parse_ok(&rs, text);
+                        for (size_t v = 0; v < ELEMENTSOF(values); v++) {
+                                ProcEntry e = proc(10, 1000, kind == 1 ? values[v] : "c", kind == 0 ? values[v] : "/x",
+                                                   NULL, NULL);
+                                const char *pat = kind == 0 ? rs.rules[0].exe[0] : rs.rules[0].comm[0];
+                                bool want = fnmatch(pat, values[v], kind == 0 ? FNM_PATHNAME : 0) == 0;
+                                RuleMatch m;
+
+                                if (kind == 1 && strlen(values[v]) >= sizeof(e.comm))
+                                        continue;
+                                rules_match(&rs, &e, &m);
+                                if ((strcmp(m.rule, "x") == 0) != want)
+                                        fprintf(stderr, "pattern '%s' value '%s': fnmatch says %d\n", pat, values[v],
+                                                want);
+                                ASSERT_EQ_INT((strcmp(m.rule, "x") == 0), want);
+                                checked++;
+                        }
+                        rules_done(&rs);
+                }
+        }
+        printf("%zu pattern/value pairs agree with fnmatch\n", checked);
+        ASSERT_TRUE(checked > 200);
+}
+
 int main(void)
 {
+        RUN(test_glob_like_fnmatch);
         RUN(test_every_key);
         RUN(test_errors);
         RUN(test_regex_accepted);
