@@ -330,7 +330,9 @@ static ProcScanFilter manager_filter(const Manager *m)
 
 /*
  * Bring the process table up to date: from one BPF snapshot where that works
- * (whole machine or one user, the real /proc, root), else from procfs.
+ * (whole machine or one user, the real /proc, root), else from procfs. The
+ * snapshot is a full one (exe and command lines read by the iterator) when
+ * the table is cold or the last refresh found many new or young processes.
  */
 static int manager_refresh_table(Manager *m, const ProcScanFilter *f)
 {
@@ -341,7 +343,10 @@ static int manager_refresh_table(Manager *m, const ProcScanFilter *f)
                 if (f->mode != PROC_SCAN_CGROUP && !m->opts.proc_root) {
                         r = proc_bpf_new(m->procfd, &m->proc_bpf);
                         if (r >= 0)
-                                log_info("process table: refreshed from a BPF task iterator");
+                                log_info("process table: refreshed from a BPF task iterator%s",
+                                         proc_bpf_can_full(m->proc_bpf) ? ""
+                                                                        : " (exe and command lines from /proc: "
+                                                                          "no sleepable iterator here)");
                         else if (r == -EOPNOTSUPP)
                                 log_info("process table: reading /proc (built without BPF)");
                         else

@@ -356,16 +356,17 @@ static bool snapshot_same(const ProcEntry *old, const ProcSnapshotEntry *s, uint
 }
 
 /*
- * A new process that a full snapshot describes in full, its cgroup cached
- * and its identity known (pid_ino, or no pidfds wanted): nothing to read from
- * procfd. 1 and *ret filled, 0 if it cannot be taken this way (the caller
- * reads procfd).
+ * A process that a full snapshot describes in full, its cgroup cached:
+ * nothing to read from procfd. For a new process (new_identity) the snapshot
+ * must also say who it is (pid_ino) unless no pidfds are wanted; a kept one
+ * keeps its pidfd. false if it cannot be taken this way (read procfd).
  */
-static bool snapshot_only(const ProcScanFilter *filter, const ProcSnapshotEntry *s, ProcTable *t, ProcEntry *ret)
+static bool snapshot_only(const ProcScanFilter *filter, const ProcSnapshotEntry *s, bool new_identity, ProcTable *t,
+                          ProcEntry *ret)
 {
         ProcEntry e = { .pid = s->pid, .pidfd = -1 };
 
-        if (!s->has_exe || !s->has_cmdline || (filter->open_pidfds && s->pid_ino == 0))
+        if (!s->has_exe || !s->has_cmdline || (new_identity && filter->open_pidfds && s->pid_ino == 0))
                 return false;
         if (!proc_cgroup_cache_get(t->cgroup_cache, s->cgroup_id, &e))
                 return false;
@@ -387,7 +388,7 @@ static int snapshot_read(int procfd, const ProcScanFilter *filter, const ProcSna
                 return 0;
         t->n_detailed++;
         if (!old) {
-                if (!snapshot_only(filter, s, t, &e)) {
+                if (!snapshot_only(filter, s, true, t, &e)) {
                         r = proc_read_new(procfd, s->pid, filter, s, t, &e);
                         if (r <= 0)
                                 return r;
@@ -396,13 +397,15 @@ static int snapshot_read(int procfd, const ProcScanFilter *filter, const ProcSna
                 nt->own[nt->n] = OWN_ALL;
         } else {
                 /* The same process, exec'd, moved or young: fresh strings, same pidfd. */
-                dfd = proc_open_pid_dir(procfd, s->pid);
-                if (dfd < 0)
-                        return proc_skip(s->pid, dfd);
-                r = proc_read_full(dfd, s->pid, filter, s, &e);
-                if (r <= 0)
-                        return proc_skip(s->pid, r);
-                proc_cgroup_cache_put(&t->cgroup_cache, t->cgroup_fd, s->cgroup_id, &e);
+                if (!snapshot_only(filter, s, false, t, &e)) {
+                        dfd = proc_open_pid_dir(procfd, s->pid);
+                        if (dfd < 0)
+                                return proc_skip(s->pid, dfd);
+                        r = proc_read_full(dfd, s->pid, filter, s, &e);
+                        if (r <= 0)
+                                return proc_skip(s->pid, r);
+                        proc_cgroup_cache_put(&t->cgroup_cache, t->cgroup_fd, s->cgroup_id, &e);
+                }
                 e.pidfd = old->pidfd;
                 nt->own[nt->n] = OWN_STRINGS;
                 *ret_fate = FATE_KEEP_PIDFD;
@@ -476,5 +479,5 @@ int proc_table_refresh_snapshot(int procfd, const ProcScanFilter *filter, const 
 
 bool proc_table_wants_full(const ProcTable *t)
 {
-        return t && t->n_detailed >= PROC_FULL_SNAPSHOT_MIN;
+        return t && t->n_detailed >= PROC_FULL_SNAPSHOT_MIN && t->n_detailed * 4 >= t->n;
 }

@@ -651,6 +651,29 @@ static void test_sigstop(void)
         ASSERT_EQ_INT(registry_count(path, NULL), 0);
         ASSERT_EQ_INT(freezer_n_frozen(f), 0);
 
+        {
+                /* No pidfd and another struct pid's inode number: someone else, never
+                 * stopped; with its own, it is. */
+                ProcEntry other = entry_for(pid[1], false);
+                const ProcEntry *op[] = {&other};
+                struct stat sb;
+                int fd = (int)syscall(SYS_pidfd_open, pid[1], 0);
+
+                ASSERT_TRUE(fd >= 0);
+                ASSERT_OK(fstat(fd, &sb));
+                close(fd);
+                other.pid_ino = (uint64_t)sb.st_ino + 1;
+                ASSERT_ERR(freezer_freeze(f, "x", "other", 0, NULL, op, 1, NULL), -ESRCH);
+                ASSERT_TRUE(!freezer_get(f, "x"));
+                assert_running(pid[1]);
+                ASSERT_TRUE(progresses(slot[1]));
+                other.pid_ino--;
+                ASSERT_EQ_INT(freezer_freeze(f, "x", "other", 0, NULL, op, 1, NULL), FREEZE_METHOD_SIGSTOP);
+                ASSERT_TRUE(wait_state(pid[1], true, 2000));
+                ASSERT_OK(freezer_thaw(f, "x"));
+                assert_running(pid[1]);
+        }
+
         /* freeze and thaw at once, many times: the asynchronous stop never outlives the thaw */
         for (int round = 0; round < 50; round++) {
                 ASSERT_EQ_INT(freezer_freeze(f, "quick", "q", 0, NULL, ep, 3, NULL), FREEZE_METHOD_SIGSTOP);

@@ -342,8 +342,28 @@ static void test_wrong_start_time(sd_event *e)
         usleep(100 * 1000);
         ASSERT_TRUE(child_alive(&c));
 
-        /* pidfd -1 and the right start time: a pidfd is opened, checked and used. */
+        /* pidfd -1, the right start time but another struct pid's inode number
+         * (what a PID reused within one clock tick looks like): not signalled. */
         wrong.start_time--;
+        {
+                Outcome o3 = {};
+                struct stat sb;
+                int fd = (int)syscall(SYS_pidfd_open, c.pid, 0);
+
+                ASSERT_TRUE(fd >= 0);
+                ASSERT_OK(fstat(fd, &sb));
+                close(fd);
+                wrong.pid_ino = (uint64_t)sb.st_ino + 1;
+                ASSERT_OK(killer_kill_app(k, "app-x", "X", NULL, procs, 1, USEC_PER_SEC, on_done, &o3));
+                run_until_called(e, &o3);
+                assert_finished(e, k, &o3);
+                ASSERT_EQ_INT(o3.procs[0].outcome, KILL_PROC_SKIPPED);
+                ASSERT_ERR(o3.procs[0].error, -ESTALE);
+                ASSERT_TRUE(child_alive(&c));
+                wrong.pid_ino = (uint64_t)sb.st_ino; /* its own: used below */
+        }
+
+        /* pidfd -1 and the right start time and inode number: a pidfd is opened, checked and used. */
         ASSERT_OK(killer_kill_app(k, "app-x", "X", NULL, procs, 1, USEC_PER_SEC, on_done, &o2));
         run_until_called(e, &o2);
         assert_finished(e, k, &o2);

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "proc-internal.h"
 #include "proc.h"
 #include "test.h"
 
@@ -831,6 +832,109 @@ static void test_refresh_snapshot(void)
         rm_rf_at(AT_FDCWD, tmpl);
 }
 
+static uint64_t ino_at(int dfd, const char *path)
+{
+        struct stat st;
+        ASSERT_OK(fstatat(dfd, path, &st, 0));
+        return (uint64_t)st.st_ino;
+}
+
+/*
+ * A full snapshot (exe and cmdline known) and a cgroup cache, with a plain
+ * directory standing in for the cgroup2 mount (its inode numbers are the
+ * "cgroup ids"): the snapshot's strings win over the tree's, a cached cgroup
+ * spares the tree entirely, an id the path does not have is never cached.
+ */
+static void test_refresh_full_snapshot(void)
+{
+        char tmpl[] = "/tmp/test-proc-XXXXXX", cgtmpl[] = "/tmp/test-proc-cg-XXXXXX";
+        _cleanup_close_ int root = -1, cg = -1;
+        _cleanup_(proc_table_done) ProcTable t = {};
+        FakeProc ten = { .pid = 10, .comm = "ten", .start = 100, .uid = 1000, .cmdline = "tree says",
+                         .exe = "/usr/bin/tree-says", .cgroup = "/app-gnome-org.example.Ten-1.scope" };
+        FakeProc fifteen = { .pid = 15, .comm = "fifteen", .start = 100, .uid = 1000, .cmdline = "fifteen",
+                             .cgroup = "/app-gnome-org.example.Ten-1.scope" };
+        static const char ten_cmd[] = "ten\0--x\0", title[] = "title\0junk";
+        ProcSnapshotEntry s[6];
+        ProcSnapshot snap = { .entries = s, .total_pages = 1000000 };
+        uint64_t app_id;
+        ProcEntry probe = PROC_ENTRY_NULL, *e;
+
+        ASSERT_TRUE(mkdtemp(tmpl));
+        ASSERT_TRUE(mkdtemp(cgtmpl));
+        root = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        cg = open(cgtmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ASSERT_TRUE(root >= 0 && cg >= 0);
+        ASSERT_OK(mkdirat(cg, "app-gnome-org.example.Ten-1.scope", 0755));
+        app_id = ino_at(cg, "app-gnome-org.example.Ten-1.scope");
+        fake_proc_write(root, &ten);
+        fake_proc_write(root, &fifteen);
+        t = (ProcTable){ .pidfd_supported = true, .cgroup_fd = cg };
+
+        /* Cold: 10's cgroup comes from the tree and is cached; exe and cmdline from the snapshot. */
+        s[0] = snap_of(&ten, 1, app_id);
+        s[0].has_exe = s[0].has_cmdline = true;
+        s[0].exe = "/usr/bin/ten";
+        s[0].exe_len = 12;
+        s[0].cmdline = ten_cmd;
+        s[0].cmdline_len = sizeof(ten_cmd) - 1;
+        s[0].pid_ino = 4242;
+        s[1] = snap_of(&fifteen, 1, app_id + 1000); /* an id its path does not have */
+        snap.n = 2;
+        ASSERT_OK(proc_table_refresh_snapshot(root, &filter_all, &snap, &t));
+        ASSERT_EQ_INT(t.n, 2);
+        ASSERT_EQ_INT(t.n_detailed, 2);
+        e = proc_table_find(&t, 10);
+        ASSERT_STREQ(e->exe, "/usr/bin/ten");
+        ASSERT_STREQ(e->cmdline, "ten --x");
+        ASSERT_STREQ(e->cgroup, "/app-gnome-org.example.Ten-1.scope");
+        ASSERT_STREQ(e->app_id, "org.example.Ten");
+        ASSERT_EQ_U64(e->pid_ino, 4242);
+        ASSERT_STREQ(proc_table_find(&t, 15)->cgroup, "/app-gnome-org.example.Ten-1.scope");
+        ASSERT_EQ_INT(proc_cgroup_cache_size(t.cgroup_cache), 1);
+        ASSERT_FALSE(proc_cgroup_cache_get(t.cgroup_cache, app_id + 1000, &probe));
+
+        /* Warm: 11 is in no tree at all, yet its cgroup is known by id; its command
+         * line is a setproctitle title. 12's cgroup is not cached and 13 comes from a
+         * plain snapshot: both need the tree, which lacks them: skipped. */
+        s[1] = snap_of(&(FakeProc){ .pid = 11, .comm = "eleven", .start = 100, .uid = 1000 }, 1, app_id);
+        s[1].has_exe = s[1].has_cmdline = s[1].cmdline_title = true;
+        s[1].cmdline = title;
+        s[1].cmdline_len = sizeof(title) - 1;
+        s[2] = s[1];
+        s[2].pid = 12;
+        s[2].cgroup_id = app_id + 1;
+        s[3] = snap_of(&(FakeProc){ .pid = 13, .comm = "thirteen", .start = 100, .uid = 1000 }, 1, app_id);
+        snap.n = 4;
+        ASSERT_OK(proc_table_refresh_snapshot(root, &filter_all, &snap, &t));
+        {
+                static const pid_t want[] = { 10, 11 };
+                assert_pids(&t, want, ELEMENTSOF(want));
+        }
+        ASSERT_EQ_INT(t.n_detailed, 3); /* 11, 12, 13; 10 kept */
+        e = proc_table_find(&t, 11);
+        ASSERT_STREQ(e->cmdline, "title");
+        ASSERT_TRUE(!e->exe);
+        ASSERT_STREQ(e->unit, "app-gnome-org.example.Ten-1.scope");
+        ASSERT_EQ_INT(e->pidfd, -1);
+
+        /* Swept: a cgroup no process is in any more leaves the cache. */
+        s[0] = s[3];
+        snap.n = 1;
+        ASSERT_OK(proc_table_refresh_snapshot(root, &filter_all, &snap, &t));
+        ASSERT_EQ_INT(proc_cgroup_cache_size(t.cgroup_cache), 0);
+
+        /* A full snapshot pays once a quarter of the table (and at least 16) needs details. */
+        ASSERT_TRUE(proc_table_wants_full(&(ProcTable){ .n = 100, .n_detailed = 25 }));
+        ASSERT_FALSE(proc_table_wants_full(&(ProcTable){ .n = 100, .n_detailed = 24 }));
+        ASSERT_FALSE(proc_table_wants_full(&(ProcTable){ .n = 40, .n_detailed = 15 }));
+
+        close(TAKE_FD(root));
+        close(TAKE_FD(cg));
+        rm_rf_at(AT_FDCWD, tmpl);
+        rm_rf_at(AT_FDCWD, cgtmpl);
+}
+
 static void test_oom_score_compute(void)
 {
         ProcSnapshotEntry s = { .pid = 100, .has_mm = true };
@@ -1253,6 +1357,7 @@ int main(void)
         RUN(test_fixture_pss_and_verify);
         RUN(test_refresh);
         RUN(test_refresh_snapshot);
+        RUN(test_refresh_full_snapshot);
         RUN(test_oom_score_compute);
         RUN(test_real_self);
         RUN(test_real_hostile_comm);
