@@ -146,9 +146,10 @@ int proc_table_scan_at(int procfd, const ProcScanFilter *filter, ProcTable *ret)
  *   must set pidfd = -1, not leave it 0.
  * - Kernel threads are not read beyond stat, cgroup and oom_score_adj: their
  *   uid is 0, they have no memory, exe, cmdline or oom_score. They still get a
- *   pidfd (and are never to be acted on: kthread is set).
- * - Running out of file descriptors (pidfds are kept open) fails the scan
- *   with -EMFILE/-ENFILE; the caller raises RLIMIT_NOFILE, the library does not.
+ *   pidfd or a pid_ino (and are never to be acted on: kthread is set).
+ * - Running out of file descriptors (pidfds are kept open unless pid_ino
+ *   stands in) fails the scan with -EMFILE/-ENFILE; the caller raises
+ *   RLIMIT_NOFILE, the library does not.
  * - The per-process reads go through a directory fd of /proc/PID, which pins
  *   that process: if it exits mid-read the remaining reads fail (and the
  *   process is skipped) instead of reading a new process that reused the PID.
