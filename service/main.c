@@ -291,6 +291,9 @@ int main(int argc, char **argv)
                 return EXIT_RUNTIME;
 
         if (a.list_candidates) {
+                /* One-shot: the table is the output; warnings and errors only, unless -v. */
+                if (a.verbose == 0 && log_get_max_level() > LOG_WARNING)
+                        log_set_max_level(LOG_WARNING);
                 r = manager_plan(m, LEVEL_NORMAL);
                 if (r < 0)
                         return EXIT_RUNTIME;

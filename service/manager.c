@@ -330,7 +330,7 @@ static ProcScanFilter manager_filter(const Manager *m)
 
 /*
  * Bring the process table up to date: from one BPF snapshot where that works
- * (whole machine or one user, the real /proc, root), else from procfs. The
+ * (the real /proc, root, and for --scope the cgroup2 mount), else from procfs. The
  * snapshot is a full one (exe and command lines read by the iterator) when
  * the table is cold or the last refresh found many new or young processes.
  */
@@ -340,7 +340,8 @@ static int manager_refresh_table(Manager *m, const ProcScanFilter *f)
 
         if (!m->proc_bpf_tried) {
                 m->proc_bpf_tried = true;
-                if (f->mode != PROC_SCAN_CGROUP && !m->opts.proc_root) {
+                /* --scope needs the cgroup2 mount: processes are placed by their cgroup id's path. */
+                if ((f->mode != PROC_SCAN_CGROUP || m->cgroup2_fd >= 0) && !m->opts.proc_root) {
                         r = proc_bpf_new(m->procfd, &m->proc_bpf);
                         if (r >= 0)
                                 log_info("process table: refreshed from a BPF task iterator%s",

@@ -90,6 +90,16 @@ bool proc_cgroup_cache_mark(ProcCgroupCache *c, uint64_t id)
         return true;
 }
 
+const char *proc_cgroup_cache_path(ProcCgroupCache *c, uint64_t id)
+{
+        CacheEntry *x = find(c, id);
+
+        if (!x)
+                return NULL;
+        x->seen = true;
+        return x->path;
+}
+
 bool proc_cgroup_cache_get(ProcCgroupCache *c, uint64_t id, ProcEntry *e)
 {
         CacheEntry *x = find(c, id);

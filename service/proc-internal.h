@@ -27,6 +27,8 @@ int proc_read_stat_at(int dfd, ProcStat *ret);
 int proc_read_status_at(int dfd, ProcStatus *ret);
 int proc_read_int_at(int dfd, const char *name, int min, int max, int *ret);
 int proc_read_cgroup_at(int dfd, const ProcScanFilter *filter, char **ret);
+/* Is a cgroup path (len bytes) equal to prefix or below it? */
+bool proc_cgroup_is_below(const char *path, size_t len, const char *prefix);
 char *proc_read_exe_at(int dfd);
 
 void proc_entry_set_stat(ProcEntry *e, const ProcStat *st);
@@ -53,6 +55,7 @@ char *proc_cmdline_from_raw(char *buf, size_t len);
  * and marks the id seen; put caches e's (if its path names id now, checked on
  * cgroup_fd); sweep drops what was not seen since the last sweep. */
 bool proc_cgroup_cache_get(ProcCgroupCache *c, uint64_t id, ProcEntry *e);
+const char *proc_cgroup_cache_path(ProcCgroupCache *c, uint64_t id); /* NULL if not cached; marks it seen */
 void proc_cgroup_cache_put(ProcCgroupCache **c, int cgroup_fd, uint64_t id, const ProcEntry *e);
 bool proc_cgroup_cache_mark(ProcCgroupCache *c, uint64_t id); /* false if not cached */
 void proc_cgroup_cache_sweep(ProcCgroupCache *c);

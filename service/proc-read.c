@@ -181,7 +181,7 @@ static int cgroup_v2_line(const char *buf, size_t len, const char **ret, size_t 
 }
 
 /* Is path equal to prefix or below it? "/a/b" is below "/a" but "/a/bc" is not below "/a/b". */
-static bool cgroup_is_below(const char *path, size_t len, const char *prefix)
+bool proc_cgroup_is_below(const char *path, size_t len, const char *prefix)
 {
         size_t k = strlen(prefix);
 
@@ -222,7 +222,7 @@ int proc_read_cgroup_at(int dfd, const ProcScanFilter *filter, char **ret)
         }
         if (r < 0)
                 return r;
-        if (filter->mode == PROC_SCAN_CGROUP && !cgroup_is_below(path, plen, filter->cgroup))
+        if (filter->mode == PROC_SCAN_CGROUP && !proc_cgroup_is_below(path, plen, filter->cgroup))
                 return 0;
         *ret = strndup(path, plen);
         if (!*ret)

@@ -376,6 +376,31 @@ static bool snapshot_only(const ProcScanFilter *filter, const ProcSnapshotEntry 
         return true;
 }
 
+/*
+ * With a cgroup filter, is a process the table does not keep in the scope?
+ * Its cgroup id's path from the cache, or from /proc/PID/cgroup, cached
+ * once it checks out against the id (so the path is right whoever it was
+ * read from). 1 in, 0 out, -1 unknown (the reads that follow filter again).
+ */
+static int snapshot_in_scope(int procfd, const ProcScanFilter *filter, const ProcSnapshotEntry *s, ProcTable *t)
+{
+        const char *path = proc_cgroup_cache_path(t->cgroup_cache, s->cgroup_id);
+
+        if (!path) {
+                _cleanup_(proc_entry_done) ProcEntry e = PROC_ENTRY_NULL;
+                _cleanup_close_ int dfd = proc_open_pid_dir(procfd, s->pid);
+
+                if (dfd < 0 || proc_read_cgroup_at(dfd, &(const ProcScanFilter){ .mode = PROC_SCAN_ALL }, &e.cgroup) < 0)
+                        return -1;
+                (void)proc_unit_from_cgroup(e.cgroup, &e.unit, &e.app_id);
+                proc_cgroup_cache_put(&t->cgroup_cache, t->cgroup_fd, s->cgroup_id, &e);
+                path = proc_cgroup_cache_path(t->cgroup_cache, s->cgroup_id);
+                if (!path)
+                        return -1;
+        }
+        return proc_cgroup_is_below(path, strlen(path), filter->cgroup);
+}
+
 /* A process not kept: read what the snapshot lacks from procfd (1 appended, 0 skipped, -errno fatal). */
 static int snapshot_read(int procfd, const ProcScanFilter *filter, const ProcSnapshotEntry *s, const ProcEntry *old,
                          uint64_t total_pages, ProcTable *t, NewTable *nt, unsigned char *ret_fate)
@@ -385,6 +410,8 @@ static int snapshot_read(int procfd, const ProcScanFilter *filter, const ProcSna
         int r;
 
         if (filter->mode == PROC_SCAN_UID && s->uid != filter->uid)
+                return 0;
+        if (filter->mode == PROC_SCAN_CGROUP && snapshot_in_scope(procfd, filter, s, t) == 0)
                 return 0;
         t->n_detailed++;
         if (!old) {
@@ -432,8 +459,8 @@ int proc_table_refresh_snapshot(int procfd, const ProcScanFilter *filter, const 
         r = proc_filter_validate(filter);
         if (r < 0)
                 return r;
-        if (filter->mode == PROC_SCAN_CGROUP)
-                return -EOPNOTSUPP;
+        if (filter->mode == PROC_SCAN_CGROUP && t->cgroup_fd <= 0)
+                return -EOPNOTSUPP; /* every process's cgroup would be read at every refresh */
         for (size_t k = 1; k < snap->n; k++)
                 if (snap->entries[k - 1].pid >= snap->entries[k].pid)
                         return -EINVAL;

@@ -228,9 +228,10 @@ int proc_oom_score_compute(const ProcSnapshotEntry *s, uint64_t total_pages, uin
  * snapshot and t->cgroup_fd, a new process whose cgroup id is cached is not
  * read from procfd at all, and its pidfd is checked against pid_ino (fstat)
  * instead of a re-read of stat. A process in procfd's listing but not in the
- * snapshot, or the other way round, is treated as exited or new. Only for
- * PROC_SCAN_ALL and PROC_SCAN_UID (-EOPNOTSUPP for a cgroup filter). On
- * failure the table is left as it was.
+ * snapshot, or the other way round, is treated as exited or new. A cgroup
+ * filter needs t->cgroup_fd (-EOPNOTSUPP otherwise): processes outside the
+ * scope are told by their cgroup id's cached path, each cgroup's path read
+ * once. On failure the table is left as it was.
  */
 int proc_table_refresh_snapshot(int procfd, const ProcScanFilter *filter, const ProcSnapshot *snap,
                                 ProcTable *t);

@@ -166,6 +166,18 @@ static void test_moved(ProcBpf *b, int procfd, int cgfd, pid_t pid)
         ASSERT_STREQ(probe.cgroup, want_b);
         proc_entry_done(&probe);
 
+        /* A table of b's processes alone (--scope): exactly this one. */
+        {
+                _cleanup_(proc_table_done) ProcTable scoped = { .pidfd_supported = true, .cgroup_fd = cgfd };
+                const ProcScanFilter in_b = { .mode = PROC_SCAN_CGROUP, .cgroup = want_b };
+
+                ASSERT_OK(proc_table_refresh_snapshot(procfd, &in_b, &snap, &scoped));
+                ASSERT_EQ_INT(scoped.n, 1);
+                ASSERT_EQ_INT(scoped.entries[0].pid, pid);
+                ASSERT_OK(proc_table_refresh_snapshot(procfd, &in_b, &snap, &scoped));
+                ASSERT_EQ_INT(scoped.n, 1); /* still only it (re-read: it is young) */
+        }
+
         cg_move(cgfd, ".", pid); /* back to the root, so that the cgroups can go */
         ASSERT_OK(unlinkat(cgfd, a, AT_REMOVEDIR));
         ASSERT_OK(unlinkat(cgfd, bn, AT_REMOVEDIR));

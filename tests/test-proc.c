@@ -924,6 +924,35 @@ static void test_refresh_full_snapshot(void)
         ASSERT_OK(proc_table_refresh_snapshot(root, &filter_all, &snap, &t));
         ASSERT_EQ_INT(proc_cgroup_cache_size(t.cgroup_cache), 0);
 
+        /* A cgroup filter: 16 is in another cgroup, told by its id's path, read once and cached. */
+        {
+                _cleanup_(proc_table_done) ProcTable tc = { .pidfd_supported = true, .cgroup_fd = cg };
+                const ProcScanFilter scope = { .mode = PROC_SCAN_CGROUP, .cgroup = "/app-gnome-org.example.Ten-1.scope" };
+                FakeProc sixteen = { .pid = 16, .comm = "sixteen", .start = 100, .uid = 1000, .cmdline = "sixteen",
+                                     .cgroup = "/other.scope" };
+
+                ASSERT_OK(mkdirat(cg, "other.scope", 0755));
+                fake_proc_write(root, &sixteen);
+                s[0] = snap_of(&ten, 1, app_id);
+                s[1] = snap_of(&fifteen, 1, app_id);
+                s[2] = snap_of(&sixteen, 1, ino_at(cg, "other.scope"));
+                snap.n = 3;
+                ASSERT_OK(proc_table_refresh_snapshot(root, &scope, &snap, &tc));
+                {
+                        static const pid_t want[] = { 10, 15 };
+                        assert_pids(&tc, want, ELEMENTSOF(want));
+                }
+                ASSERT_EQ_INT(proc_cgroup_cache_size(tc.cgroup_cache), 2);
+                /* Its /proc entry gone, 16 is still known to be elsewhere: nothing to read. */
+                rm_rf_at(root, "16");
+                ASSERT_OK(proc_table_refresh_snapshot(root, &scope, &snap, &tc));
+                ASSERT_EQ_INT(tc.n, 2);
+                ASSERT_EQ_INT(tc.n_detailed, 0);
+                /* Without a cgroup2 fd a cgroup filter is refused: it would read every process every time. */
+                tc.cgroup_fd = -1;
+                ASSERT_ERR(proc_table_refresh_snapshot(root, &scope, &snap, &tc), -EOPNOTSUPP);
+        }
+
         /* A full snapshot pays once a quarter of the table (and at least 16) needs details. */
         ASSERT_TRUE(proc_table_wants_full(&(ProcTable){ .n = 100, .n_detailed = 25 }));
         ASSERT_FALSE(proc_table_wants_full(&(ProcTable){ .n = 100, .n_detailed = 24 }));
