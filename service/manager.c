@@ -332,7 +332,7 @@ static ProcScanFilter manager_filter(const Manager *m)
  * Bring the process table up to date: from one BPF snapshot where that works
  * (the real /proc, root, and for --scope the cgroup2 mount), else from procfs. The
  * snapshot is a full one (exe and command lines read by the iterator) when
- * the table is cold or the last refresh found many new or young processes.
+ * the table is cold.
  */
 static int manager_refresh_table(Manager *m, const ProcScanFilter *f)
 {
@@ -357,9 +357,12 @@ static int manager_refresh_table(Manager *m, const ProcScanFilter *f)
         if (m->proc_bpf) {
                 _cleanup_(proc_snapshot_done) ProcSnapshot snap = {};
 
-                /* A cold table: every process is new, and the full iterator
-                 * reads their exe and command lines in the same pass. */
-                r = proc_bpf_snapshot(m->proc_bpf, !m->table_loaded || proc_table_wants_full(&m->table), &snap);
+                /* A cold table: every process is new, and the full iterator reads
+                 * their exe and command lines in the same pass. Only then: it reads
+                 * every process's command line from its memory, which swaps in
+                 * the argument pages of idle processes, under pressure too; a
+                 * warm refresh reads those of new processes alone. */
+                r = proc_bpf_snapshot(m->proc_bpf, !m->table_loaded, &snap);
                 if (r >= 0)
                         r = proc_table_refresh_snapshot(m->procfd, f, &snap, &m->table);
                 if (r >= 0) {

@@ -303,16 +303,17 @@ static int read_exe_cmdline(int dfd, ProcEntry *e)
 void proc_entry_set_snapshot_strings(ProcEntry *e, const ProcSnapshotEntry *s)
 {
         char buf[PROC_CMDLINE_MAX + 1];
-        size_t len = MIN((size_t)s->cmdline_len, (size_t)PROC_CMDLINE_MAX);
+        size_t len = s->cmdline ? MIN((size_t)s->cmdline_len, (size_t)PROC_CMDLINE_MAX) : 0;
 
         if (e->kthread)
                 return;
-        e->exe = s->exe && s->exe_len > 0 ? strndup(s->exe, s->exe_len) : NULL;
-        if (s->exe && s->exe_len > 0 && !e->exe)
-                abort();
-        memcpy(buf, s->cmdline ? s->cmdline : "", s->cmdline ? len : 0);
-        if (!s->cmdline)
-                len = 0;
+        if (s->exe && s->exe_len > 0) {
+                e->exe = strndup(s->exe, s->exe_len);
+                if (!e->exe)
+                        abort();
+        }
+        if (len > 0)
+                memcpy(buf, s->cmdline, len);
         if (s->cmdline_title) /* the title is one string: cut at its NUL, as procfs does */
                 len = strnlen(buf, len);
         e->cmdline = proc_cmdline_from_raw(buf, len);

@@ -438,9 +438,9 @@ static int snapshot_read(int procfd, const ProcScanFilter *filter, const ProcSna
                 *ret_fate = FATE_KEEP_PIDFD;
         }
         /* A PID reused after the snapshot failed the read above (-ESRCH: its
-         * start time is not the snapshot's). The snapshot's figures
-         * and stamps: an exec or a move after the snapshot shows as a changed
-         * stamp next time and is read again. */
+         * start time is not the snapshot's). The snapshot's figures and stamps:
+         * an exec or a move after the snapshot shows as a changed stamp next
+         * time and is read again. */
         entry_set_snapshot(&e, s, total_pages);
         nt->entries[nt->n++] = e;
         return 1;
@@ -502,9 +502,4 @@ int proc_table_refresh_snapshot(int procfd, const ProcScanFilter *filter, const 
         new_table_commit(&nt, fate, t);
         proc_cgroup_cache_sweep(t->cgroup_cache);
         return 0;
-}
-
-bool proc_table_wants_full(const ProcTable *t)
-{
-        return t && t->n_detailed >= PROC_FULL_SNAPSHOT_MIN && t->n_detailed * 4 >= t->n;
 }

@@ -236,16 +236,6 @@ int proc_oom_score_compute(const ProcSnapshotEntry *s, uint64_t total_pages, uin
 int proc_table_refresh_snapshot(int procfd, const ProcScanFilter *filter, const ProcSnapshot *snap,
                                 ProcTable *t);
 
-/*
- * Would a full snapshot make the next refresh cheaper? True when the last
- * one needed details (exe, cmdline) for at least PROC_FULL_SNAPSHOT_MIN
- * processes and a quarter of the table: reading one process's from procfs
- * costs about 7 µs, reading every process's in the iterator about 1.6 µs
- * each (bench/scale), so a full snapshot pays from about a quarter on.
- */
-#define PROC_FULL_SNAPSHOT_MIN 16
-bool proc_table_wants_full(const ProcTable *t);
-
 /* Binary search of a sorted table; NULL if pid is not in it. */
 ProcEntry *proc_table_find(const ProcTable *t, pid_t pid);
 

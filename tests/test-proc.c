@@ -953,11 +953,6 @@ static void test_refresh_full_snapshot(void)
                 ASSERT_ERR(proc_table_refresh_snapshot(root, &scope, &snap, &tc), -EOPNOTSUPP);
         }
 
-        /* A full snapshot pays once a quarter of the table (and at least 16) needs details. */
-        ASSERT_TRUE(proc_table_wants_full(&(ProcTable){ .n = 100, .n_detailed = 25 }));
-        ASSERT_FALSE(proc_table_wants_full(&(ProcTable){ .n = 100, .n_detailed = 24 }));
-        ASSERT_FALSE(proc_table_wants_full(&(ProcTable){ .n = 40, .n_detailed = 15 }));
-
         close(TAKE_FD(root));
         close(TAKE_FD(cg));
         rm_rf_at(AT_FDCWD, tmpl);

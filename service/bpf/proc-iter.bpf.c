@@ -184,8 +184,8 @@ extern void bpf_rcu_read_unlock(void) __ksym;
 
 #define STR_MASK (PROC_ITER_STR_MAX - 1)
 
-/* The exe link's path, as readlink(/proc/PID/exe) shows it. */
-static __always_inline __u32 read_exe(struct task_struct *t, char *dst)
+/* The exe link's path, as readlink(/proc/PID/exe) shows it: its length, 0 for none, < 0 if unknown. */
+static __always_inline long read_exe(struct task_struct *t, char *dst)
 {
         struct file *f;
         long n = 0;
@@ -195,7 +195,9 @@ static __always_inline __u32 read_exe(struct task_struct *t, char *dst)
         if (f)
                 n = bpf_d_path(&f->f_path, dst, PROC_ITER_STR_MAX);
         bpf_rcu_read_unlock();
-        return n > 1 ? (__u32)(n - 1) : 0; /* n counts the NUL */
+        if (n < 0)
+                return n;
+        return n > 1 ? n - 1 : 0; /* n counts the NUL */
 }
 
 /*
@@ -256,12 +258,16 @@ int proc_iter_full(struct bpf_iter__task *ctx)
         __builtin_memset(&b->r, 0, sizeof(b->r));
         if (!fill_record(t, &b->r))
                 return 0;
-        b->r.details = PROC_ITER_EXE;
         mm = t->mm;
         if (!mm || (b->r.flags & 0x00200000U /* PF_KTHREAD */))
-                b->r.details |= PROC_ITER_CMDLINE; /* none: a zombie or a kernel thread */
+                b->r.details = PROC_ITER_EXE | PROC_ITER_CMDLINE; /* none: a zombie or a kernel thread */
         else {
-                exe_len = read_exe(t, b->str) & STR_MASK;
+                long n = read_exe(t, b->str);
+
+                if (n >= 0) {
+                        b->r.details = PROC_ITER_EXE;
+                        exe_len = (__u32)n & STR_MASK;
+                }
                 cmd_len = read_cmdline(t, mm, b->str + exe_len, &b->r.details);
                 cmd_len &= PROC_ITER_STR_MAX | STR_MASK;
         }
