@@ -184,15 +184,29 @@ extern void bpf_rcu_read_unlock(void) __ksym;
 
 #define STR_MASK (PROC_ITER_STR_MAX - 1)
 
-/* The exe link's path, as readlink(/proc/PID/exe) shows it: its length, 0 for none, < 0 if unknown. */
+/*
+ * The exe link's path, as readlink(/proc/PID/exe) shows it: its length, 0
+ * for none, < 0 if unknown. procfs takes task_lock to keep the mm; BPF
+ * cannot, and an mm is not freed through RCU: so the mm is read, then its
+ * exe_file, then the task's mm again. If the task still has that mm, it
+ * was alive when exe_file was read; the struct file itself, its dentry and
+ * its mount are RCU-freed (files are SLAB_TYPESAFE_BY_RCU since 6.7), and
+ * d_path walks them under RCU. A task that exits meanwhile is "unknown"
+ * (read from /proc, where it will be gone).
+ */
 static __always_inline long read_exe(struct task_struct *t, char *dst)
 {
+        struct mm_struct *mm;
         struct file *f;
         long n = 0;
 
         bpf_rcu_read_lock();
-        f = t->mm ? t->mm->exe_file : 0;
-        if (f)
+        mm = t->mm;
+        f = mm ? mm->exe_file : 0;
+        __asm__ __volatile__("" : : : "memory");
+        if (mm && t->mm != mm)
+                n = -1;
+        else if (f)
                 n = bpf_d_path(&f->f_path, dst, PROC_ITER_STR_MAX);
         bpf_rcu_read_unlock();
         if (n < 0)
