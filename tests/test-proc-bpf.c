@@ -53,8 +53,12 @@ static bool stable(const ProcSnapshot *a, const ProcSnapshot *b, pid_t pid)
                strcmp(s->stat.comm, s2->stat.comm) == 0;
 }
 
-/* A child that wrote a title over its argument area, ending it with a non-NUL byte, as setproctitle(3) does. */
-static pid_t spawn_titled(char **argv, int argc)
+/*
+ * A child that wrote a title over its argument area, ending it with a non-NUL
+ * byte, as setproctitle(3) does. *ret_titled: whether /proc/PID/cmdline shows
+ * it (not under valgrind, whose argv is not the kernel's argument area).
+ */
+static pid_t spawn_titled(char **argv, int argc, bool *ret_titled)
 {
         int ready[2];
         pid_t pid;
@@ -71,13 +75,20 @@ static pid_t spawn_titled(char **argv, int argc)
                         _exit(1);
                 memset(start, 'x', (size_t)(end - start));
                 memcpy(start, TITLE, sizeof(TITLE)); /* with its NUL; the area's last byte stays 'x' */
-                (void)write(ready[1], "r", 1);
+                {
+                        char buf[64] = "";
+                        int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+                        ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+                        (void)write(ready[1], n == sizeof(TITLE) && memcmp(buf, TITLE, sizeof(TITLE)) == 0 ? "r" : "n", 1);
+                }
                 pause();
                 _exit(0);
         }
         close(ready[1]);
         ASSERT_EQ_INT(read(ready[0], &c, 1), 1);
         close(ready[0]);
+        *ret_titled = c == 'r';
         return pid;
 }
 
@@ -199,6 +210,7 @@ static void test_full(ProcBpf *b, int procfd, char **argv, int argc)
         _cleanup_close_ int cgfd = -1, emptyfd = -1;
         char empty[] = "/tmp/memguard-test-procbpf.XXXXXX";
         size_t compared = 0, titles = 0;
+        bool title_shown;
         pid_t titled;
 
         if (!proc_bpf_can_full(b)) {
@@ -207,7 +219,9 @@ static void test_full(ProcBpf *b, int procfd, char **argv, int argc)
         }
         if (cg_v2_mount_find_at(procfd, &v2) >= 0)
                 cgfd = open(v2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        titled = spawn_titled(argv, argc);
+        titled = spawn_titled(argv, argc, &title_shown);
+        if (!title_shown)
+                printf("the kernel does not show the child's title (valgrind?): title checks skipped\n");
 
         ASSERT_OK(proc_bpf_snapshot(b, true, &sf));
         ASSERT_OK(proc_table_scan_at(procfd, &(ProcScanFilter){ .mode = PROC_SCAN_ALL }, &tp));
@@ -237,8 +251,10 @@ static void test_full(ProcBpf *b, int procfd, char **argv, int argc)
                compared, proc_cgroup_cache_size(tf.cgroup_cache));
         ASSERT_TRUE(compared >= tp.n / 2);
         ASSERT_EQ_INT(titles, 1);
-        ASSERT_STREQ(proc_table_find(&tf, titled)->cmdline, TITLE);
-        ASSERT_STREQ(proc_table_find(&tp, titled)->cmdline, TITLE);
+        if (title_shown) {
+                ASSERT_STREQ(proc_table_find(&tf, titled)->cmdline, TITLE);
+                ASSERT_STREQ(proc_table_find(&tp, titled)->cmdline, TITLE);
+        }
 
         /* With the cache warm, a refresh needs nothing from procfs. */
         if (cgfd >= 0) {
@@ -254,7 +270,7 @@ static void test_full(ProcBpf *b, int procfd, char **argv, int argc)
                 ASSERT_TRUE(blind.n >= sf.n * 9 / 10);
                 e = proc_table_find(&blind, titled);
                 ASSERT_TRUE(e);
-                ASSERT_STREQ(e->cmdline, TITLE);
+                ASSERT_STREQ(e->cmdline, proc_table_find(&tp, titled)->cmdline);
                 ASSERT_STREQ(e->cgroup, proc_table_find(&tp, titled)->cgroup);
                 ASSERT_TRUE(e->pid_ino != 0 && e->pidfd < 0);
                 ASSERT_OK(rmdir(empty));
@@ -276,6 +292,12 @@ static void test_identity(int procfd, const ProcEntry *e)
         ASSERT_TRUE(e->pid_ino != 0);
         ASSERT_EQ_INT(e->pidfd, -1);
         fd = proc_entry_open_pidfd(procfd, e);
+        if (fd == -ENOSYS) {
+                /* valgrind 3.19 does not know pidfd_open: verify falls back to the start time. */
+                printf("pidfd_open unavailable here (valgrind?): pid_ino checks skipped\n");
+                ASSERT_OK(proc_entry_verify(procfd, e));
+                return;
+        }
         ASSERT_TRUE(fd >= 0);
         ASSERT_OK(fstat(fd, &sb));
         ASSERT_EQ_U64((uint64_t)sb.st_ino, e->pid_ino);
@@ -425,14 +447,15 @@ int main(int argc, char **argv)
 
                 if (e.pid_ino != 0)
                         test_identity(procfd, &e);
-                else
-                        ASSERT_TRUE(e.pidfd >= 0);
+                else /* a pidfd where pidfd_open works (valgrind 3.19 lacks it: then none, and the table says so) */
+                        ASSERT_EQ_INT(e.pidfd >= 0, t.pidfd_supported);
 
                 /* Gone from the next snapshot once it exits; its entry is gone too. */
                 ASSERT_OK(kill(child, SIGKILL));
                 ASSERT_EQ_INT(waitpid(child, NULL, 0), child);
                 e.pidfd = -1;
-                ASSERT_EQ_INT(proc_entry_open_pidfd(procfd, &e), -ESRCH);
+                r = proc_entry_open_pidfd(procfd, &e);
+                ASSERT_TRUE(r == -ESRCH || (r == -ENOSYS && proc_pidfd_open(getpid()) == -ENOSYS));
                 ASSERT_EQ_INT(proc_entry_verify(procfd, &e), -ESRCH);
         }
         ASSERT_OK(proc_bpf_snapshot(b, false, &snap));
