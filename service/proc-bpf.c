@@ -8,6 +8,7 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@
 struct ProcBpf {
         int link_fd;      /* the attached iterators; libbpf's objects are freed once they exist */
         int full_link_fd; /* -1 where the kernel refused the full (sleepable) one */
+        bool pid_ino_ok;  /* the iterator's pid_ino is what fstat() of a pidfd says (checked on ourselves) */
         uint64_t page_size;
         uint64_t ns_per_tick;
 };
@@ -123,7 +125,7 @@ static bool entry_from_record(const ProcBpf *b, const struct proc_iter_record *r
                 .cgroup_id = rec->cgroup_id,
                 .oom_score_adj = rec->oom_score_adj,
                 .has_mm = rec->has_mm,
-                .pid_ino = rec->pid_ino,
+                .pid_ino = b->pid_ino_ok ? rec->pid_ino : 0,
         };
         memcpy(s->stat.comm, rec->comm, PROC_ITER_COMM_LEN);
         s->stat.comm[PROC_ITER_COMM_LEN - 1] = 0;
@@ -203,16 +205,24 @@ int proc_bpf_snapshot(ProcBpf *b, bool full, ProcSnapshot *snap)
         return 0;
 }
 
-/* Does the iterator see the PIDs procfd shows? Not in another PID namespace. */
+/*
+ * Does the iterator see the PIDs procfd shows? Not in another PID namespace.
+ * And is its pid_ino the inode number a pidfd of the same process has? Not
+ * on 32-bit kernels (pidfs splits it there) or where pidfd_open is missing:
+ * then pid_ino is dropped from snapshots and entries keep pidfds instead.
+ */
 static int check_self(ProcBpf *b, int procfd)
 {
         _cleanup_(proc_snapshot_done) ProcSnapshot snap = {};
-        _cleanup_close_ int dfd = -1;
+        _cleanup_close_ int dfd = -1, pidfd = -1;
         pid_t self = getpid();
+        struct stat sb;
         ProcStat st;
         int r;
 
+        b->pid_ino_ok = true; /* read it, to check it */
         r = proc_bpf_snapshot(b, false, &snap);
+        b->pid_ino_ok = false;
         if (r < 0)
                 return r;
         dfd = proc_open_pid_dir(procfd, self);
@@ -221,9 +231,18 @@ static int check_self(ProcBpf *b, int procfd)
         r = proc_read_stat_at(dfd, &st);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < snap.n; i++)
-                if (snap.entries[i].pid == self)
-                        return snap.entries[i].stat.start_time == st.start_time ? 0 : -EXDEV;
+        for (size_t i = 0; i < snap.n; i++) {
+                const ProcSnapshotEntry *e = &snap.entries[i];
+
+                if (e->pid != self)
+                        continue;
+                if (e->stat.start_time != st.start_time)
+                        return -EXDEV;
+                pidfd = proc_pidfd_open(self);
+                b->pid_ino_ok = e->pid_ino != 0 && pidfd >= 0 && fstat(pidfd, &sb) == 0 &&
+                                (uint64_t)sb.st_ino == e->pid_ino;
+                return 0;
+        }
         return -EXDEV;
 }
 
