@@ -249,30 +249,70 @@ static void app_judge(const PlannerParams *params, const PlannerInput *in, Plan 
                 }
 }
 
+/* Appending to a reason without printf: formatting 10,000 apps' reasons with
+ * snprintf cost a seventh of the planner's time. Output cut at the end. */
+typedef struct Out {
+        char *p, *end; /* end: the last byte, kept for the NUL */
+} Out;
+
+static void out_str(Out *o, const char *s)
+{
+        while (*s && o->p < o->end)
+                *o->p++ = *s++;
+        *o->p = 0;
+}
+
+static void out_int(Out *o, long long v)
+{
+        char tmp[24];
+        size_t n = 0;
+        unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+        do
+                tmp[n++] = (char)('0' + u % 10);
+        while ((u /= 10) > 0);
+        if (v < 0)
+                tmp[n++] = '-';
+        while (n > 0 && o->p < o->end)
+                *o->p++ = tmp[--n];
+        *o->p = 0;
+}
+
 static void app_format_reason(const PlannerInput *in, PlanApp *a)
 {
-        char *p = a->reason, *end = a->reason + sizeof(a->reason);
+        Out o = { a->reason, a->reason + sizeof(a->reason) - 1 };
         uint64_t started = start_usec(&in->table->entries[a->leader], in->clk_tck);
 
-#define APPEND(...)                                                                                         \
-        do {                                                                                                \
-                int _n = snprintf(p, (size_t)(end - p), __VA_ARGS__);                                       \
-                p = _n < 0 || _n >= end - p ? end - 1 : p + _n;                                             \
-        } while (0)
-
-        if (a->never_why)
-                APPEND("never targeted: %s; ", a->never_why);
-        APPEND("rule %s priority %d", a->rule, a->base_priority);
-        if (a->foreground && !a->never_why)
-                APPEND(" (foreground: %d)", a->priority);
-        APPEND(", %llu MiB %s + %llu MiB swap", mib(a->reclaim_bytes - a->swap),
-               a->key.cgroup ? "anon+shmem" : "anon", mib(a->swap));
-        if (a->n_members > 1)
-                APPEND(", %zu processes", a->n_members);
-        if (a->young)
-                APPEND(", started %llu s ago",
-                       (unsigned long long)((in->now_usec - MIN(in->now_usec, started)) / USEC_PER_SEC));
-#undef APPEND
+        *o.p = 0;
+        if (a->never_why) {
+                out_str(&o, "never targeted: ");
+                out_str(&o, a->never_why);
+                out_str(&o, "; ");
+        }
+        out_str(&o, "rule ");
+        out_str(&o, a->rule);
+        out_str(&o, " priority ");
+        out_int(&o, a->base_priority);
+        if (a->foreground && !a->never_why) {
+                out_str(&o, " (foreground: ");
+                out_int(&o, a->priority);
+                out_str(&o, ")");
+        }
+        out_str(&o, ", ");
+        out_int(&o, (long long)mib(a->reclaim_bytes - a->swap));
+        out_str(&o, a->key.cgroup ? " MiB anon+shmem + " : " MiB anon + ");
+        out_int(&o, (long long)mib(a->swap));
+        out_str(&o, " MiB swap");
+        if (a->n_members > 1) {
+                out_str(&o, ", ");
+                out_int(&o, (long long)a->n_members);
+                out_str(&o, " processes");
+        }
+        if (a->young) {
+                out_str(&o, ", started ");
+                out_int(&o, (long long)((in->now_usec - MIN(in->now_usec, started)) / USEC_PER_SEC));
+                out_str(&o, " s ago");
+        }
 }
 
 /* Most expendable first: priority, reclaimable memory, oom_score, then the oldest process's pid. */

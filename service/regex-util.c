@@ -146,3 +146,82 @@ int regex_compile_bounded(const char *pattern, regex_t *ret, char *err, size_t e
         }
         return 0;
 }
+
+/* Skip a group starting at p ('('); returns the char after its ')', or the end. */
+static const char *skip_group(const char *p)
+{
+        int depth = 0;
+
+        for (; *p; p++) {
+                if (*p == '\\' && p[1])
+                        p++;
+                else if (*p == '[')
+                        p = skip_bracket(p) - 1;
+                else if (*p == '(')
+                        depth++;
+                else if (*p == ')' && --depth == 0)
+                        return p + 1;
+        }
+        return p;
+}
+
+void regex_required_literal(const char *pattern, char *out, size_t size)
+{
+        char run[REGEX_PATTERN_MAX + 1];
+        size_t n = 0, best = 0;
+        const char *p;
+
+        out[0] = 0;
+        if (!pattern || size < 2 || strlen(pattern) > REGEX_PATTERN_MAX)
+                return;
+        /* An alternative at the top level: no character is required. */
+        for (p = pattern; *p;) {
+                if (*p == '\\' && p[1])
+                        p += 2;
+                else if (*p == '[')
+                        p = skip_bracket(p);
+                else if (*p == '(')
+                        p = skip_group(p);
+                else if (*p++ == '|')
+                        return;
+        }
+
+#define END_RUN()                                                                                           \
+        do {                                                                                                \
+                if (n > best && n >= 2) {                                                                   \
+                        best = MIN(n, size - 1);                                                            \
+                        memcpy(out, run, best);                                                             \
+                        out[best] = 0;                                                                      \
+                }                                                                                           \
+                n = 0;                                                                                      \
+        } while (0)
+
+        for (p = pattern; *p;) {
+                char c = *p;
+
+                if (c == '*' || c == '?' || c == '{') {
+                        /* The atom before is optional: drop it from the run. */
+                        if (n > 0)
+                                n--;
+                        END_RUN();
+                        p = c == '{' && strchr(p, '}') ? strchr(p, '}') + 1 : p + 1;
+                } else if (c == '+') {
+                        END_RUN(); /* the atom before is required once: kept */
+                        p++;
+                } else if (c == '(' || c == '[' || c == '\\' || c == '.' || c == '^' || c == '$' || c == ')') {
+                        /* Not a plain character (a group, a class, an escape, an anchor): the run ends.
+                         * A quantifier right after it applies to it, not to the run. */
+                        END_RUN();
+                        p = c == '(' ? skip_group(p) : c == '[' ? skip_bracket(p) : c == '\\' && p[1] ? p + 2 : p + 1;
+                        if (*p == '*' || *p == '?' || *p == '+')
+                                p++;
+                        else if (*p == '{')
+                                p = strchr(p, '}') ? strchr(p, '}') + 1 : p + 1;
+                } else {
+                        run[n++] = c;
+                        p++;
+                }
+        }
+        END_RUN();
+#undef END_RUN
+}

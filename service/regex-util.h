@@ -21,3 +21,14 @@
  * back-reference, too complex, or regcomp()'s own message.
  */
 int regex_compile_bounded(const char *pattern, regex_t *ret, char *err, size_t err_size);
+
+/*
+ * A string every match of the ERE `pattern` must contain, for a cheap
+ * strstr() before regexec(): the longest run of plain characters at the top
+ * level that no quantifier makes optional ("--type=renderer" in
+ * "(^| )--type=renderer( |$)"), cut to size - 1 bytes. Empty (no prefilter)
+ * when there is none of 2 or more characters or the pattern has an
+ * alternative ('|') at the top level. Conservative: groups, classes,
+ * escapes and anchors end a run and are never part of it.
+ */
+void regex_required_literal(const char *pattern, char *out, size_t size);

@@ -68,14 +68,8 @@ static const char *exe_path(const char *exe, char buf[static PATH_MAX])
         return buf;
 }
 
-static bool exe_list_match(char *const *l, const char *exe)
-{
-        char buf[PATH_MAX];
-
-        return l && glob_list_match(l, exe_path(exe, buf), FNM_PATHNAME);
-}
-
-static bool rule_matches(const Rule *r, const ProcEntry *e)
+/* exe is exe_path()'s: computed once per process, not once per rule. */
+static bool rule_matches(const Rule *r, const ProcEntry *e, const char *exe)
 {
         unsigned s = r->set;
 
@@ -93,7 +87,7 @@ static bool rule_matches(const Rule *r, const ProcEntry *e)
         }
         if ((s & RULE_KEY_COMM) && !glob_list_match(r->comm, e->comm, 0))
                 return false;
-        if ((s & RULE_KEY_EXE) && !exe_list_match(r->exe, e->exe))
+        if ((s & RULE_KEY_EXE) && !glob_list_match(r->exe, exe, FNM_PATHNAME))
                 return false;
         if ((s & RULE_KEY_UNIT) && !glob_list_match(r->unit, e->unit, 0))
                 return false;
@@ -101,21 +95,23 @@ static bool rule_matches(const Rule *r, const ProcEntry *e)
                 return false;
         if ((s & RULE_KEY_CGROUP) && !glob_list_match(r->cgroup, e->cgroup, 0))
                 return false;
-        if ((s & RULE_KEY_CMDLINE) && (!e->cmdline || regexec(&r->cmdline_re, e->cmdline, 0, NULL, 0) != 0))
+        /* A string every match contains first: strstr() is much cheaper than regexec(). */
+        if ((s & RULE_KEY_CMDLINE) &&
+            (!e->cmdline || (r->cmdline_lit[0] && !strstr(e->cmdline, r->cmdline_lit)) ||
+             regexec(&r->cmdline_re, e->cmdline, 0, NULL, 0) != 0))
                 return false;
         return true;
 }
 
-bool rules_protect_match(const RuleSet *rs, const ProcEntry *e, const char **ret_entry)
+static bool protect_match(const RuleSet *rs, const ProcEntry *e, const char *exe, const char **ret_entry)
 {
         const ProtectList *p = &rs->protect;
-        char buf[PATH_MAX];
         const struct {
                 char *const *list;
                 const char *value;
                 int flags;
         } lists[] = {
-                {p->exe, p->exe ? exe_path(e->exe, buf) : NULL, FNM_PATHNAME},
+                {p->exe, exe, FNM_PATHNAME},
                 {p->unit, e->unit, 0},
                 {p->cgroup, e->cgroup, 0},
                 {p->app_id, e->app_id, 0},
@@ -133,6 +129,13 @@ bool rules_protect_match(const RuleSet *rs, const ProcEntry *e, const char **ret
         return false;
 }
 
+bool rules_protect_match(const RuleSet *rs, const ProcEntry *e, const char **ret_entry)
+{
+        char buf[PATH_MAX];
+
+        return protect_match(rs, e, exe_path(e->exe, buf), ret_entry);
+}
+
 void rules_match(const RuleSet *rs, const ProcEntry *e, RuleMatch *ret)
 {
         RuleMatch m = {
@@ -140,12 +143,14 @@ void rules_match(const RuleSet *rs, const ProcEntry *e, RuleMatch *ret)
                 .actions = RULE_ACTIONS_ALL,
                 .rule = "default",
         };
+        char buf[PATH_MAX];
+        const char *exe = exe_path(e->exe, buf);
 
         for (size_t i = 0; rs && i < rs->n; i++) {
                 const Rule *r = &rs->rules[i];
                 bool weak;
 
-                if (!rule_matches(r, e))
+                if (!rule_matches(r, e, exe))
                         continue;
                 /* A weak rule may make a process more expendable, never safer. */
                 weak = rule_is_weak(r);
@@ -171,7 +176,7 @@ void rules_match(const RuleSet *rs, const ProcEntry *e, RuleMatch *ret)
                 if (r->set & RULE_KEY_SPLIT)
                         m.split = r->split;
         }
-        if (rs && rules_protect_match(rs, e, NULL)) {
+        if (rs && protect_match(rs, e, exe, NULL)) {
                 m.protect = true;
                 m.priority = 0;
                 m.rule = "protect";

@@ -160,6 +160,7 @@ static void rule_move_field(Rule *dst, Rule *src, unsigned key)
         case RULE_KEY_CMDLINE:
                 dst->cmdline = TAKE_PTR(src->cmdline);
                 dst->cmdline_re = src->cmdline_re;
+                memcpy(dst->cmdline_lit, src->cmdline_lit, sizeof(dst->cmdline_lit));
                 break;
         case RULE_KEY_UID:
                 dst->uids = TAKE_PTR(src->uids);
@@ -389,6 +390,7 @@ static int parse_rule_key(const ParseContext *c, GKeyFile *kf, const char *key, 
                 rule_free_field(d, bit);
                 d->cmdline = TAKE_PTR(raw);
                 d->cmdline_re = re;
+                regex_required_literal(d->cmdline, d->cmdline_lit, sizeof(d->cmdline_lit));
                 return 0;
         }
         case RULE_KEY_PRIORITY:

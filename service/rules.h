@@ -122,6 +122,7 @@ typedef struct Rule {
         char **exe, **comm, **cgroup, **unit, **app_id;
         char *cmdline; /* regex source; cmdline_re is compiled when RULE_KEY_CMDLINE is set */
         regex_t cmdline_re;
+        char cmdline_lit[32]; /* a string every match contains (regex_required_literal), "" if none */
         uid_t *uids;
         size_t n_uids;
         /* Settings, meaningful when their bit is in `set`. */

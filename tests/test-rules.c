@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "macro.h"
+#include "regex-util.h"
 #include "rules.h"
 #include "test.h"
 
@@ -706,8 +707,76 @@ static void test_glob_like_fnmatch(void)
         ASSERT_TRUE(checked > 200);
 }
 
+/*
+ * The literal a cmdline regex's matches must contain (the strstr() before
+ * regexec()): the expected ones, and on random strings never a match that
+ * lacks it.
+ */
+static void test_regex_literal(void)
+{
+        static const struct {
+                const char *re, *lit;
+        } cases[] = {
+                {"(^| )--type=renderer( |$)", "--type=renderer"},
+                {"(^| )-contentproc( .*)? (-isForBrowser|tab)( |$)", "-contentproc"},
+                {"ab*c", ""},
+                {"x?yz", "yz"},
+                {"a|b", ""},
+                {"(a|b)cd", "cd"},
+                {"ab+c", "ab"},
+                {"^foo$", "foo"},
+                {"a{2}bc", "bc"},
+                {"fo+o", "fo"},
+                {"(ab)?cd", "cd"},
+                {"\\.xy", "xy"},
+                {"[ab]+cd", "cd"},
+                {"a.cde", "cde"},
+                {"abc{0,1}d", "ab"},
+                {"(x)*yz|w", ""},
+        };
+        static const char *const pieces[] = { "a", "b", "c", "d", "x", "y", "z", "w", "f", "o", " ", "-", ".",
+                                              "ab", "cd", "yz", "foo", "--type=renderer", "-contentproc", "tab",
+                                              "-isForBrowser", "renderer", "--type=" };
+        unsigned seed = 12345;
+        size_t matched = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char lit[32], err[128];
+                regex_t re;
+
+                regex_required_literal(cases[i].re, lit, sizeof(lit));
+                if (strcmp(lit, cases[i].lit) != 0)
+                        fprintf(stderr, "%s: literal '%s', expected '%s'\n", cases[i].re, lit, cases[i].lit);
+                ASSERT_STREQ(lit, cases[i].lit);
+                ASSERT_OK(regex_compile_bounded(cases[i].re, &re, err, sizeof(err)));
+                for (int k = 0; k < 20000; k++) {
+                        char str[128] = "";
+                        int n = 1 + (int)(rand_r(&seed) % 6);
+
+                        for (int j = 0; j < n; j++)
+                                strcat(str, pieces[rand_r(&seed) % ELEMENTSOF(pieces)]);
+                        if (regexec(&re, str, 0, NULL, 0) == 0) {
+                                if (lit[0] && !strstr(str, lit))
+                                        fprintf(stderr, "%s matches '%s' without '%s'\n", cases[i].re, str, lit);
+                                ASSERT_TRUE(!lit[0] || strstr(str, lit));
+                                matched++;
+                        }
+                }
+                regfree(&re);
+        }
+        /* Cut to the buffer: still a prefix of what is required. */
+        {
+                char small[4];
+                regex_required_literal("(^| )--type=renderer", small, sizeof(small));
+                ASSERT_STREQ(small, "--t");
+        }
+        printf("%zu random matches all contain their literal\n", matched);
+        ASSERT_TRUE(matched > 1000);
+}
+
 int main(void)
 {
+        RUN(test_regex_literal);
         RUN(test_glob_like_fnmatch);
         RUN(test_every_key);
         RUN(test_errors);
