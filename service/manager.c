@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
@@ -189,23 +190,55 @@ int manager_new(const ManagerOptions *opts, Manager **ret)
 
 static int manager_arm_timer(Manager *m, uint64_t usec);
 
+/* The first process in the cgroup dirfd or below it (depth-first, at most `depth` levels), or 0. */
+static pid_t cgroup_first_pid(int cgfd, unsigned depth)
+{
+        char buf[4096];
+        ssize_t n;
+        DIR *d;
+        pid_t pid = 0;
+        int fd;
+
+        n = read_file_at(cgfd, "cgroup.procs", buf, sizeof(buf));
+        if (n == -EFBIG)
+                n = (ssize_t)strlen(buf); /* the first line is all we need */
+        if (n > 0 && (pid = (pid_t)atoi(buf)) > 0)
+                return pid;
+        if (depth == 0 || (fd = openat(cgfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+                return 0;
+        d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return 0;
+        }
+        for (struct dirent *de; pid <= 0 && (de = readdir(d));) {
+                _cleanup_close_ int child = -1;
+
+                if (de->d_type != DT_DIR || de->d_name[0] == '.')
+                        continue;
+                child = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (child >= 0)
+                        pid = cgroup_first_pid(child, depth - 1);
+        }
+        closedir(d);
+        return pid > 0 ? pid : 0;
+}
+
 /*
  * On a hybrid host the scope's memory limit lives in the v1 memory cgroup of
- * its processes: find it from the first process listed in the scope.
+ * its processes: find it from the first process in the scope, or in a cgroup
+ * below it when the scope itself holds none (apps in their own sub-cgroups).
  */
 static int scope_find_v1_dir(Manager *m)
 {
         char buf[4096], path[64];
-        _cleanup_free_ char *cg = NULL;
         ssize_t n;
         pid_t pid;
 
         if (!m->v1_memory_mount)
                 return -ENOENT;
-        n = read_file_at(m->scope_fd, "cgroup.procs", buf, sizeof(buf));
-        if (n == -EFBIG)
-                n = (ssize_t)strlen(buf); /* the first line is all we need */
-        if (n <= 0 || (pid = (pid_t)atoi(buf)) <= 0)
+        pid = cgroup_first_pid(m->scope_fd, 8);
+        if (pid <= 0)
                 return -ENOENT;
         snprintf(path, sizeof(path), "%d/cgroup", (int)pid);
         n = read_file_at(m->procfd, path, buf, sizeof(buf));
@@ -769,9 +802,9 @@ int manager_sample(Manager *m)
                                  &changed);
         m->n_samples++;
 
-        log_debug("sample score=%.3f psi=%.3f some=%.3f full=%.3f level=%s", m->last.score,
+        log_debug("sample score=%.3f psi=%.3f some=%.3f full=%.3f avail=%.1f%% level=%s", m->last.score,
                   m->last.signal[SIGNAL_PSI], m->last.psi_some_rate, m->last.psi_full_rate,
-                  level_to_string(new));
+                  m->last.mem_available_percent, level_to_string(new));
 
         m->last_sample = s;
         manager_bus_sample(m);
