@@ -190,7 +190,7 @@ int manager_new(const ManagerOptions *opts, Manager **ret)
 
 static int manager_arm_timer(Manager *m, uint64_t usec);
 
-/* The first process in the cgroup dirfd or below it (depth-first, at most `depth` levels), or 0. */
+/* The first process in the cgroup cgfd or below it (depth-first, at most `depth` levels), or 0. */
 static pid_t cgroup_first_pid(int cgfd, unsigned depth)
 {
         char buf[4096];

@@ -245,6 +245,8 @@ char *proc_read_exe_at(int dfd)
 
 char *proc_cmdline_from_raw(char *buf, size_t len)
 {
+        char *s;
+
         for (size_t i = 0; i < len; i++)
                 if (buf[i] == 0)
                         buf[i] = ' ';
@@ -252,7 +254,7 @@ char *proc_cmdline_from_raw(char *buf, size_t len)
                 len--;
         if (len == 0)
                 return NULL;
-        char *s = strndup(buf, len);
+        s = strndup(buf, len);
         if (!s)
                 abort();
         return s;
@@ -322,9 +324,9 @@ void proc_entry_set_snapshot_strings(ProcEntry *e, const ProcSnapshotEntry *s)
 /*
  * What a snapshot lacks: the cgroup, plus exe and cmdline unless it is a
  * full one, and stat to check that the PID still names the process the
- * snapshot saw (the caller takes the figures from the snapshot). Filters
- * are the caller's (uid) or unsupported (cgroup), see
- * proc_table_refresh_snapshot().
+ * snapshot saw (the caller takes the figures from the snapshot). A uid
+ * filter is the caller's; a cgroup filter applies to the cgroup read here
+ * (0: not in the scope). See proc_table_refresh_snapshot().
  */
 static int read_details(int dfd, pid_t pid, const ProcScanFilter *filter, const ProcSnapshotEntry *known,
                         ProcEntry *ret)
