@@ -746,7 +746,7 @@ static void test_regex_literal(void)
 
                 regex_required_literal(cases[i].re, lit, sizeof(lit));
                 if (strcmp(lit, cases[i].lit) != 0)
-                        fprintf(stderr, "%s: literal '%s', expected '%s'\n", cases[i].re, lit, cases[i].lit);
+                        fprintf(stderr, "regex: %s\n", cases[i].re);
                 ASSERT_STREQ(lit, cases[i].lit);
                 ASSERT_OK(regex_compile_bounded(cases[i].re, &re, err, sizeof(err)));
                 for (int k = 0; k < 20000; k++) {
