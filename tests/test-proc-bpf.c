@@ -107,6 +107,7 @@ static pid_t spawn_titled(char **argv, int argc, bool *ret_titled)
 static int abort_cgfd = -1;
 static pid_t abort_pid = -1;
 static char abort_cg[2][64];
+static char abort_dir[64]; /* an empty directory of the test's */
 
 static void on_abort(int sig)
 {
@@ -117,6 +118,8 @@ static void on_abort(int sig)
         for (int i = 0; i < 2; i++)
                 if (abort_cg[i][0])
                         (void)unlinkat(abort_cgfd, abort_cg[i], AT_REMOVEDIR);
+        if (abort_dir[0])
+                (void)rmdir(abort_dir);
         signal(sig, SIG_DFL);
         raise(sig);
 }
@@ -161,8 +164,6 @@ static void test_moved(ProcBpf *b, int procfd, int cgfd, pid_t pid)
         snprintf(a, sizeof(a), "memguard-test-procbpf-a-%d", (int)getpid());
         snprintf(bn, sizeof(bn), "memguard-test-procbpf-b-%d", (int)getpid());
         abort_cgfd = cgfd;
-        abort_pid = pid;
-        signal(SIGABRT, on_abort);
         if (!cg_make(cgfd, a)) {
                 printf("cannot make a test cgroup (%s): the moved-process check is skipped\n", strerror(errno));
                 return;
@@ -231,6 +232,8 @@ static void test_full(ProcBpf *b, int procfd, char **argv, int argc)
         if (cg_v2_mount_find_at(procfd, &v2) >= 0)
                 cgfd = open(v2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         titled = spawn_titled(argv, argc, &title_shown);
+        abort_pid = titled; /* killed, and the test's cgroups and directory removed, on a failed assertion */
+        signal(SIGABRT, on_abort);
         if (!title_shown)
                 printf("the kernel does not show the child's title (valgrind?): title checks skipped\n");
 
@@ -273,6 +276,7 @@ static void test_full(ProcBpf *b, int procfd, char **argv, int argc)
 
                 ASSERT_TRUE(proc_cgroup_cache_size(tf.cgroup_cache) > 0);
                 ASSERT_TRUE(mkdtemp(empty));
+                snprintf(abort_dir, sizeof(abort_dir), "%s", empty);
                 emptyfd = open(empty, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 ASSERT_TRUE(emptyfd >= 0);
                 blind = (ProcTable){ .pidfd_supported = true, .cgroup_fd = cgfd, .cgroup_cache = TAKE_PTR(tf.cgroup_cache) };
@@ -290,12 +294,14 @@ static void test_full(ProcBpf *b, int procfd, char **argv, int argc)
                 ASSERT_STREQ(e->cgroup, proc_table_find(&tp, titled)->cgroup);
                 ASSERT_TRUE(e->pidfd < 0);
                 ASSERT_OK(rmdir(empty));
+                abort_dir[0] = 0;
                 test_moved(b, procfd, cgfd, titled);
         } else
                 printf("no cgroup2 mount: the procfs-free refresh and cgroup moves are not checked\n");
 
         ASSERT_OK(kill(titled, SIGKILL));
         ASSERT_EQ_INT(waitpid(titled, NULL, 0), titled);
+        abort_pid = -1;
 }
 
 /* An entry with a pid_ino: a pidfd opened for it names it, a wrong inode number is refused, a reaped one is gone. */
