@@ -44,11 +44,14 @@ static uint64_t regex_cost(const char *p, uint64_t limit)
 {
         struct {
                 uint64_t sum, last;
+                int arep_max, last_arep; /* repetitions over a zero-width assertion: -1 none */
         } st[REGEX_DEPTH_MAX + 1] = {};
         unsigned depth = 0;
 
+        st[0].arep_max = st[0].last_arep = -1;
         for (; *p; p++) {
                 uint64_t f = 1, atom = 1;
+                int arep = -1;
                 unsigned long m, n;
                 char *end;
 
@@ -58,18 +61,25 @@ static uint64_t regex_cost(const char *p, uint64_t limit)
                                 return limit + 1;
                         depth++;
                         st[depth].sum = st[depth].last = 0;
+                        st[depth].arep_max = st[depth].last_arep = -1;
                         continue;
                 case ')':
                         if (depth > 0) {
                                 atom = MAX(st[depth].sum, (uint64_t)1);
+                                arep = st[depth].arep_max;
                                 depth--;
                         }
                         break;
                 case '|':
                         st[depth].last = 0;
+                        st[depth].last_arep = -1;
                         continue;
                 case '*':
                         continue;
+                case '^':
+                case '$':
+                        arep = 0;
+                        break;
                 case '+':
                 case '?':
                         f = 2;
@@ -91,6 +101,8 @@ static uint64_t regex_cost(const char *p, uint64_t limit)
                         p = end;
                         break;
                 case '\\':
+                        if (p[1] && strchr("bB<>`'", p[1]))
+                                arep = 0; /* GNU word and buffer anchors */
                         if (p[1])
                                 p++;
                         break;
@@ -103,9 +115,18 @@ static uint64_t regex_cost(const char *p, uint64_t limit)
                         f = MIN(f, limit + 1);
                         st[depth].sum = MIN(st[depth].sum + st[depth].last * (f - 1), limit + 1);
                         st[depth].last = MIN(st[depth].last * f, limit + 1);
+                        /* glibc's epsilon closures blow up when copies of a zero-width
+                         * assertion are repeated: "(^| )+++++" takes 10 s to compile,
+                         * "((\\b){2,9}){2,9}" 0.2 s, "(\\b){1,30}" 0.1 s. One repetition
+                         * of at most 8 copies of one. */
+                        if (st[depth].last_arep >= 0 && (f > 8 || ++st[depth].last_arep > 1))
+                                return limit + 1;
+                        st[depth].arep_max = MAX(st[depth].arep_max, st[depth].last_arep);
                 } else {
                         st[depth].sum = MIN(st[depth].sum + atom, limit + 1);
                         st[depth].last = atom;
+                        st[depth].last_arep = arep;
+                        st[depth].arep_max = MAX(st[depth].arep_max, arep);
                 }
                 if (st[depth].sum > limit)
                         return limit + 1;

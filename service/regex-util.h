@@ -4,9 +4,12 @@
  *
  * glibc's regcomp() copies the operand of every '+', '?' and {m,n}, so
  * "a+++++++++++++++++++++++" or nested bounds take gigabytes, and
- * back-references make regexec() exponential. regex_compile_bounded()
- * refuses both, so a pattern from a config file cannot stall the daemon's
- * decision loop or exhaust its (locked) memory.
+ * back-references make regexec() exponential; repeating a group that holds
+ * a zero-width assertion (^, $, \b, \<, ...) makes its epsilon closures blow
+ * up ("(^| )+++++" compiles in 10 s). regex_compile_bounded() refuses all
+ * three (one repetition of at most 8 copies of an assertion is allowed), so
+ * a pattern from a config file cannot stall the daemon's decision loop or
+ * exhaust its (locked) memory.
  */
 #pragma once
 

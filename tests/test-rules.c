@@ -132,6 +132,12 @@ static void test_errors(void)
                 {"[rule:a]\ncmdline=a{5000}\n", "too complex"},
                 {"[rule:a]\ncmdline=(a{60}){60}{2}\n", "too complex"},
                 {"[rule:a]\ncmdline=a+++++++++++++\n", "too complex"},
+                /* Repeated repetitions of zero-width assertions: glibc's regcomp takes seconds. */
+                {"[rule:a]\ncmdline=(^| )+++++\n", "too complex"},
+                {"[rule:a]\ncmdline=(\\b)++++\n", "too complex"},
+                {"[rule:a]\ncmdline=((\\b){2,9}){2,9}\n", "too complex"},
+                {"[rule:a]\ncmdline=((x|$)+y)+\n", "too complex"},
+                {"[rule:a]\ncmdline=(\\b){1,30}\n", "too complex"},
                 {"[rule:a]\ncmdline=(((((((((((((a)+)+)+)+)+)+)+)+)+)+)+)+)+\n", "too complex"},
                 {"[rule:a]\ncmdline=x|[ab]{3000}(c{2}){1000}\n", "too complex"},
                 {"[rule:a]\nexe=bin/foo\n", "[rule:a] exe: \"bin/foo\" is not an absolute path"},
@@ -182,6 +188,7 @@ static void test_regex_accepted(void)
         static const char *const ok[] = {
                 "(^| )--type=renderer( |$)", "(a{64}){64}", "a{4000}",   "a++++++++++",  "[]{}+]{3}x+",
                 "[[:alpha:]]+(x|y){2,7}",    "a{,}",        "\\{99999}", "(((((a)))))*", "x{1,}",
+                "(^| )+",                    "(\\b){2,8}", "(^|x)+(y|$)+", "(^)*+*",   "(a|b)+++++",
         };
 
         for (size_t i = 0; i < ELEMENTSOF(ok); i++) {
