@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -27,8 +28,8 @@
 #include "proc-iter.skel.h"
 
 struct ProcBpf {
-        int link_fd;      /* the attached iterators; libbpf's objects are freed once they exist */
-        int full_link_fd; /* -1 where the kernel refused the full (sleepable) one */
+        int link_fd;         /* the attached iterators; libbpf's objects are freed once they exist */
+        int full_link_fd[2]; /* even and odd pids; -1 where the kernel refused the full (sleepable) ones */
         bool pid_ino_ok;  /* the iterator's pid_ino is what fstat() of a pidfd says (checked on ourselves) */
         uint64_t page_size;
         uint64_t ns_per_tick;
@@ -52,7 +53,8 @@ ProcBpf *proc_bpf_free(ProcBpf *b)
         if (!b)
                 return NULL;
         safe_close(b->link_fd);
-        safe_close(b->full_link_fd);
+        safe_close(b->full_link_fd[0]);
+        safe_close(b->full_link_fd[1]);
         free(b);
         return NULL;
 }
@@ -73,43 +75,78 @@ static char state_letter(uint32_t state, uint32_t exit_state)
         return idx < sizeof(letters) - 1 ? letters[idx] : '?';
 }
 
-static int read_all(int link_fd, ProcSnapshot *snap, size_t *ret_len)
-{
-        _cleanup_close_ int fd = -1;
-        size_t len = 0;
+typedef struct ReadBuf {
+        int link_fd;
+        char **buf;
+        size_t *size;
+        size_t len;
+        int r;
+} ReadBuf;
 
-        fd = bpf_iter_create(link_fd);
-        if (fd < 0)
-                return -errno;
+/* Read one iterator to its end into *rb->buf (grown as needed); rb->r: 0 or -errno. */
+static void *read_all(void *userdata)
+{
+        ReadBuf *rb = userdata;
+        _cleanup_close_ int fd = -1;
+
+        rb->len = 0;
+        rb->r = 0;
+        fd = bpf_iter_create(rb->link_fd);
+        if (fd < 0) {
+                rb->r = -errno;
+                return NULL;
+        }
         for (;;) {
                 ssize_t n;
 
-                if (snap->buf_size - len < 64 * 1024) {
-                        size_t ns = MAX(snap->buf_size * 2, (size_t)1 << 20);
-                        char *nb = realloc(snap->buf, ns);
+                if (*rb->size - rb->len < 64 * 1024) {
+                        size_t ns = MAX(*rb->size * 2, (size_t)1 << 20);
+                        char *nb = realloc(*rb->buf, ns);
                         if (!nb)
                                 abort();
-                        snap->buf = nb;
-                        snap->buf_size = ns;
+                        *rb->buf = nb;
+                        *rb->size = ns;
                 }
-                n = read(fd, snap->buf + len, snap->buf_size - len);
+                n = read(fd, *rb->buf + rb->len, *rb->size - rb->len);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
                         /* EAGAIN: the iterator restarted (a task exited under it); read again. */
-                        return -errno;
+                        rb->r = -errno;
+                        return NULL;
                 }
                 if (n == 0)
                         break;
-                len += (size_t)n;
+                rb->len += (size_t)n;
         }
-        *ret_len = len;
-        return 0;
+        return NULL;
+}
+
+/*
+ * Both halves of a full snapshot, at once where there is more than one CPU:
+ * copying command lines is most of a full snapshot's cost, and the halves
+ * are independent. Without a second thread (one CPU, or pthread_create
+ * failing) they are read one after the other.
+ */
+static int read_halves(const ProcBpf *b, ProcSnapshot *snap, ReadBuf rb[2])
+{
+        pthread_t th;
+        bool threaded;
+
+        rb[0] = (ReadBuf){ .link_fd = b->full_link_fd[0], .buf = &snap->buf, .size = &snap->buf_size };
+        rb[1] = (ReadBuf){ .link_fd = b->full_link_fd[1], .buf = &snap->buf2, .size = &snap->buf2_size };
+        threaded = sysconf(_SC_NPROCESSORS_ONLN) > 1 && pthread_create(&th, NULL, read_all, &rb[1]) == 0;
+        read_all(&rb[0]);
+        if (threaded)
+                (void)pthread_join(th, NULL);
+        else
+                read_all(&rb[1]);
+        return rb[0].r < 0 ? rb[0].r : rb[1].r;
 }
 
 bool proc_bpf_can_full(const ProcBpf *b)
 {
-        return b && b->full_link_fd >= 0;
+        return b && b->full_link_fd[0] >= 0 && b->full_link_fd[1] >= 0;
 }
 
 /* One record into *s; false to skip it. The strings stay in the snapshot's buffer. */
@@ -158,20 +195,71 @@ static bool entry_from_record(const ProcBpf *b, const struct proc_iter_record *r
         return true;
 }
 
+/* Check one stream of records and list where each starts (the offsets, in pid order). */
+static int index_records(const char *buf, size_t len, bool full, size_t *offs, size_t *ret_n)
+{
+        size_t off = 0, n = 0;
+
+        while (off < len) {
+                struct proc_iter_record rec;
+                size_t extra;
+
+                if (len - off < sizeof(rec))
+                        return -EBADMSG;
+                memcpy(&rec, buf + off, sizeof(rec));
+                extra = ((size_t)rec.exe_len + rec.cmdline_len + 7) & ~(size_t)7;
+                if (!full && extra > 0)
+                        return -EBADMSG;
+                if (extra > 2 * PROC_ITER_STR_MAX + 8 || len - off - sizeof(rec) < extra)
+                        return -EBADMSG;
+                offs[n++] = off;
+                off += sizeof(rec) + extra;
+        }
+        *ret_n = n;
+        return 0;
+}
+
+static pid_t record_pid(const char *buf, size_t off)
+{
+        struct proc_iter_record rec;
+
+        memcpy(&rec, buf + off, sizeof(rec));
+        return rec.pid;
+}
+
 int proc_bpf_snapshot(ProcBpf *b, bool full, ProcSnapshot *snap)
 {
+        _cleanup_free_ size_t *offs[2] = {};
+        const char *bufs[2];
+        size_t n[2] = {}, i[2] = {}, max_n;
         struct sysinfo si;
-        size_t len = 0, off = 0, max_n;
+        ReadBuf rb[2] = {};
         int r;
 
         if (!b || !snap)
                 return -EINVAL;
-        full = full && b->full_link_fd >= 0;
+        full = full && proc_bpf_can_full(b);
         snap->n = 0;
-        r = read_all(full ? b->full_link_fd : b->link_fd, snap, &len);
+        if (full)
+                r = read_halves(b, snap, rb);
+        else {
+                rb[0] = (ReadBuf){ .link_fd = b->link_fd, .buf = &snap->buf, .size = &snap->buf_size };
+                read_all(&rb[0]);
+                r = rb[0].r;
+        }
         if (r < 0)
                 return r;
-        max_n = len / sizeof(struct proc_iter_record);
+        bufs[0] = snap->buf;
+        bufs[1] = snap->buf2;
+        for (int h = 0; h < 2; h++) {
+                offs[h] = malloc(MAX(rb[h].len / sizeof(struct proc_iter_record), (size_t)1) * sizeof(size_t));
+                if (!offs[h])
+                        abort();
+                r = index_records(bufs[h], rb[h].len, full, offs[h], &n[h]);
+                if (r < 0)
+                        return r;
+        }
+        max_n = n[0] + n[1];
         if (snap->allocated < max_n) {
                 ProcSnapshotEntry *ne = reallocarray(snap->entries, max_n, sizeof(ProcSnapshotEntry));
                 if (!ne)
@@ -183,24 +271,18 @@ int proc_bpf_snapshot(ProcBpf *b, bool full, ProcSnapshot *snap)
                 return -errno;
         snap->total_pages = ((uint64_t)si.totalram + si.totalswap) * si.mem_unit / b->page_size;
 
-        while (off < len) {
+        /* Merge the halves by pid (each goes by pid; a restart may repeat one). */
+        while (i[0] < n[0] || i[1] < n[1]) {
+                int h = i[1] >= n[1] ? 0
+                        : i[0] >= n[0] ? 1
+                        : record_pid(bufs[0], offs[0][i[0]]) <= record_pid(bufs[1], offs[1][i[1]]) ? 0 : 1;
+                const char *at = bufs[h] + offs[h][i[h]++];
                 struct proc_iter_record rec;
-                size_t extra;
 
-                if (len - off < sizeof(rec))
-                        return -EBADMSG;
-                memcpy(&rec, snap->buf + off, sizeof(rec));
-                off += sizeof(rec);
-                extra = ((size_t)rec.exe_len + rec.cmdline_len + 7) & ~(size_t)7;
-                if (!full && extra > 0)
-                        return -EBADMSG;
-                if (extra > 2 * PROC_ITER_STR_MAX + 8 || len - off < extra)
-                        return -EBADMSG;
-                /* The iterator goes by pid; a restart may repeat one. */
+                memcpy(&rec, at, sizeof(rec));
                 if ((snap->n == 0 || snap->entries[snap->n - 1].pid < rec.pid) &&
-                    entry_from_record(b, &rec, snap->buf + off, &snap->entries[snap->n]))
+                    entry_from_record(b, &rec, at + sizeof(rec), &snap->entries[snap->n]))
                         snap->n++;
-                off += extra;
         }
         return 0;
 }
@@ -261,7 +343,8 @@ static struct proc_iter *load(bool *ret_full)
         skel = proc_iter__open();
         if (!skel)
                 return NULL;
-        (void)bpf_program__set_autoload(skel->progs.proc_iter_full, false);
+        (void)bpf_program__set_autoload(skel->progs.proc_iter_full_even, false);
+        (void)bpf_program__set_autoload(skel->progs.proc_iter_full_odd, false);
         if (proc_iter__load(skel) < 0) {
                 int r = -errno;
                 proc_iter__destroy(skel);
@@ -299,7 +382,7 @@ int proc_bpf_new(int procfd, ProcBpf **ret)
                 abort();
         b->page_size = (uint64_t)ps;
         b->ns_per_tick = 1000000000ULL / (uint64_t)hz;
-        b->link_fd = b->full_link_fd = -1;
+        b->link_fd = b->full_link_fd[0] = b->full_link_fd[1] = -1;
 
         skel = load(&full);
         if (!skel) {
@@ -314,9 +397,11 @@ int proc_bpf_new(int procfd, ProcBpf **ret)
                  * iterator in the kernel; libbpf's objects (the kernel's BTF parsed
                  * for the relocations among them) would otherwise stay in memory. */
                 b->link_fd = r = dup_link(skel->links.proc_iter);
-                if (r >= 0 && full) {
-                        skel->links.proc_iter_full = bpf_program__attach_iter(skel->progs.proc_iter_full, NULL);
-                        b->full_link_fd = dup_link(skel->links.proc_iter_full); /* optional */
+                if (r >= 0 && full) { /* optional */
+                        skel->links.proc_iter_full_even = bpf_program__attach_iter(skel->progs.proc_iter_full_even, NULL);
+                        skel->links.proc_iter_full_odd = bpf_program__attach_iter(skel->progs.proc_iter_full_odd, NULL);
+                        b->full_link_fd[0] = dup_link(skel->links.proc_iter_full_even);
+                        b->full_link_fd[1] = dup_link(skel->links.proc_iter_full_odd);
                 }
         }
         proc_iter__destroy(skel);

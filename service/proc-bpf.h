@@ -23,11 +23,12 @@ ProcBpf *proc_bpf_free(ProcBpf *b);
 
 /*
  * All processes now, sorted by pid, into *snap (which is reset first). A
- * full snapshot also carries every process's exe and command line and its
- * pid_ino (proc_iter_full: a sleepable iterator that copies the argument
- * area from each process's memory, about a microsecond more per process):
- * for cold tables, where every process is new. Without proc_bpf_can_full()
- * a full snapshot is a plain one.
+ * full snapshot also carries every process's exe and command line (two
+ * sleepable iterators, one per pid parity, read by two threads at once where
+ * there are two CPUs: copying the argument areas out of the processes'
+ * memory costs about a microsecond per process): for cold tables, where
+ * every process is new. Without proc_bpf_can_full() a full snapshot is a
+ * plain one.
  */
 int proc_bpf_snapshot(ProcBpf *b, bool full, ProcSnapshot *snap);
 bool proc_bpf_can_full(const ProcBpf *b);

@@ -310,6 +310,7 @@ void proc_snapshot_done(ProcSnapshot *s)
                 return;
         free(s->entries);
         free(s->buf);
+        free(s->buf2);
         *s = (ProcSnapshot){};
 }
 

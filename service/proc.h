@@ -204,8 +204,8 @@ typedef struct ProcSnapshot {
         ProcSnapshotEntry *entries;
         size_t n, allocated;
         uint64_t total_pages;   /* RAM + swap in pages: oom_score's scale */
-        char *buf;              /* what the source read; the entries' strings point into it */
-        size_t buf_size;
+        char *buf, *buf2;       /* what the source read (two halves for a full one); the entries' strings point there */
+        size_t buf_size, buf2_size;
 } ProcSnapshot;
 
 void proc_snapshot_done(ProcSnapshot *s);

@@ -4,8 +4,8 @@
  * what /proc/PID/stat, status and oom_score_adj say, for every process, in
  * one read(2) instead of three file reads per process (proc-bpf.c).
  * proc_iter writes the records alone (refreshes: most processes are known);
- * proc_iter_full, a sleepable iterator, adds what /proc/PID/exe and cmdline
- * say (cold scans: every process is new).
+ * proc_iter_full_even and _odd, sleepable iterators, add what /proc/PID/exe
+ * and cmdline say (cold scans: every process is new), each for half of them.
  *
  * The kernel types are declared here with only the fields used, marked
  * preserve_access_index: libbpf relocates each field access against the
@@ -167,14 +167,18 @@ int proc_iter(struct bpf_iter__task *ctx)
         return 0;
 }
 
-/* The full iterator's per-CPU buffer (sleepable programs run with migration disabled). */
+/*
+ * The full iterators' per-CPU buffers, one per half: sleepable programs run
+ * with migration disabled, but the two halves may be read by two threads
+ * that take turns on one CPU while one of them sleeps in a page fault.
+ */
 struct full_buf {
         struct proc_iter_record r;
         char str[2 * PROC_ITER_STR_MAX + 8];
 };
 struct {
         __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-        __uint(max_entries, 1);
+        __uint(max_entries, 2);
         __type(key, __u32);
         __type(value, struct full_buf);
 } full_bufs SEC(".maps");
@@ -258,16 +262,22 @@ static __always_inline __u32 read_cmdline(struct task_struct *t, struct mm_struc
         return (__u32)len;
 }
 
-SEC("iter.s/task")
-int proc_iter_full(struct bpf_iter__task *ctx)
+/*
+ * One half of the processes: those whose pid has the parity `half`. Copying
+ * command lines out of other processes' memory is most of the cost, and two
+ * threads read the halves at once (proc-bpf.c).
+ */
+static __always_inline int full_half(struct bpf_iter__task *ctx, __u32 half)
 {
         struct task_struct *t = ctx->task;
         struct full_buf *b;
         struct mm_struct *mm;
-        __u32 zero = 0, exe_len = 0, cmd_len = 0, total;
+        __u32 exe_len = 0, cmd_len = 0, total;
 
-        b = bpf_map_lookup_elem(&full_bufs, &zero);
-        if (!t || !b)
+        if (!t || ((__u32)t->tgid & 1) != half)
+                return 0;
+        b = bpf_map_lookup_elem(&full_bufs, &half);
+        if (!b)
                 return 0;
         __builtin_memset(&b->r, 0, sizeof(b->r));
         if (!fill_record(t, &b->r))
@@ -292,6 +302,18 @@ int proc_iter_full(struct bpf_iter__task *ctx)
         if (total > 0 && total <= sizeof(b->str))
                 bpf_seq_write(ctx->meta->seq, b->str, total);
         return 0;
+}
+
+SEC("iter.s/task")
+int proc_iter_full_even(struct bpf_iter__task *ctx)
+{
+        return full_half(ctx, 0);
+}
+
+SEC("iter.s/task")
+int proc_iter_full_odd(struct bpf_iter__task *ctx)
+{
+        return full_half(ctx, 1);
 }
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
