@@ -229,7 +229,8 @@ static pid_t record_pid(const char *buf, size_t off)
 
 int proc_bpf_snapshot(ProcBpf *b, bool full, ProcSnapshot *snap)
 {
-        _cleanup_free_ size_t *offs[2] = {};
+        _cleanup_free_ size_t *all_offs = NULL;
+        size_t *offs[2], cap[2];
         const char *bufs[2];
         size_t n[2] = {}, i[2] = {}, max_n;
         struct sysinfo si;
@@ -251,10 +252,14 @@ int proc_bpf_snapshot(ProcBpf *b, bool full, ProcSnapshot *snap)
                 return r;
         bufs[0] = snap->buf;
         bufs[1] = snap->buf2;
+        cap[0] = rb[0].len / sizeof(struct proc_iter_record);
+        cap[1] = rb[1].len / sizeof(struct proc_iter_record);
+        all_offs = reallocarray(NULL, cap[0] + cap[1] + 1, sizeof(size_t));
+        if (!all_offs)
+                abort();
+        offs[0] = all_offs;
+        offs[1] = all_offs + cap[0];
         for (int h = 0; h < 2; h++) {
-                offs[h] = malloc(MAX(rb[h].len / sizeof(struct proc_iter_record), (size_t)1) * sizeof(size_t));
-                if (!offs[h])
-                        abort();
                 r = index_records(bufs[h], rb[h].len, full, offs[h], &n[h]);
                 if (r < 0)
                         return r;
