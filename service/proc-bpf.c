@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
@@ -79,9 +80,30 @@ typedef struct ReadBuf {
         int link_fd;
         char **buf;
         size_t *size;
+        bool mapped; /* *buf is an mmap()ed region (grown with mremap), not malloc()ed */
         size_t len;
         int r;
 } ReadBuf;
+
+/* Room for at least 64 KiB more in rb's buffer. */
+static void grow(ReadBuf *rb)
+{
+        size_t ns = MAX(*rb->size * 2, (size_t)128 << 10); /* a few hundred processes fit; doubled as needed */
+        void *nb;
+
+        if (rb->mapped) {
+                nb = *rb->buf ? mremap(*rb->buf, *rb->size, ns, MREMAP_MAYMOVE)
+                              : mmap(NULL, ns, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                if (nb == MAP_FAILED)
+                        abort();
+        } else {
+                nb = realloc(*rb->buf, ns);
+                if (!nb)
+                        abort();
+        }
+        *rb->buf = nb;
+        *rb->size = ns;
+}
 
 /* Read one iterator to its end into *rb->buf (grown as needed); rb->r: 0 or -errno. */
 static void *read_all(void *userdata)
@@ -99,14 +121,8 @@ static void *read_all(void *userdata)
         for (;;) {
                 ssize_t n;
 
-                if (*rb->size - rb->len < 64 * 1024) {
-                        size_t ns = MAX(*rb->size * 2, (size_t)1 << 20);
-                        char *nb = realloc(*rb->buf, ns);
-                        if (!nb)
-                                abort();
-                        *rb->buf = nb;
-                        *rb->size = ns;
-                }
+                if (*rb->size - rb->len < 64 * 1024)
+                        grow(rb);
                 n = read(fd, *rb->buf + rb->len, *rb->size - rb->len);
                 if (n < 0) {
                         if (errno == EINTR)
@@ -126,7 +142,10 @@ static void *read_all(void *userdata)
  * Both halves of a full snapshot, at once where there is more than one CPU:
  * copying command lines is most of a full snapshot's cost, and the halves
  * are independent. Without a second thread (one CPU, or pthread_create
- * failing) they are read one after the other.
+ * failing) they are read one after the other. The second half goes to an
+ * mmap()ed buffer: the thread never calls malloc, so glibc makes no arena
+ * for it that would keep its memory (the daemon keeps freed heap memory for
+ * later, see harden_memory(), but a full snapshot comes once).
  */
 static int read_halves(const ProcBpf *b, ProcSnapshot *snap, ReadBuf rb[2])
 {
@@ -134,7 +153,8 @@ static int read_halves(const ProcBpf *b, ProcSnapshot *snap, ReadBuf rb[2])
         bool threaded;
 
         rb[0] = (ReadBuf){ .link_fd = b->full_link_fd[0], .buf = &snap->buf, .size = &snap->buf_size };
-        rb[1] = (ReadBuf){ .link_fd = b->full_link_fd[1], .buf = &snap->buf2, .size = &snap->buf2_size };
+        rb[1] = (ReadBuf){ .link_fd = b->full_link_fd[1], .buf = &snap->buf2, .size = &snap->buf2_size,
+                           .mapped = true };
         threaded = sysconf(_SC_NPROCESSORS_ONLN) > 1 && pthread_create(&th, NULL, read_all, &rb[1]) == 0;
         read_all(&rb[0]);
         if (threaded)

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -310,7 +311,8 @@ void proc_snapshot_done(ProcSnapshot *s)
                 return;
         free(s->entries);
         free(s->buf);
-        free(s->buf2);
+        if (s->buf2)
+                (void)munmap(s->buf2, s->buf2_size);
         *s = (ProcSnapshot){};
 }
 

@@ -204,8 +204,10 @@ typedef struct ProcSnapshot {
         ProcSnapshotEntry *entries;
         size_t n, allocated;
         uint64_t total_pages;   /* RAM + swap in pages: oom_score's scale */
-        char *buf, *buf2;       /* what the source read (two halves for a full one); the entries' strings point there */
-        size_t buf_size, buf2_size;
+        char *buf;              /* what the source read (malloc()ed); the entries' strings point there */
+        size_t buf_size;
+        char *buf2;             /* a full snapshot's second half (mmap()ed: munmap() it) */
+        size_t buf2_size;
 } ProcSnapshot;
 
 void proc_snapshot_done(ProcSnapshot *s);
