@@ -379,7 +379,7 @@ static int manager_refresh_table(Manager *m, const ProcScanFilter *f)
                         if (r >= 0)
                                 log_info("process table: refreshed from a BPF task iterator%s",
                                          proc_bpf_can_full(m->proc_bpf) ? ""
-                                                                        : " (exe and command lines from /proc: "
+                                                                        : " (command lines from /proc: "
                                                                           "no sleepable iterator here)");
                         else if (r == -EOPNOTSUPP)
                                 log_info("process table: reading /proc (built without BPF)");

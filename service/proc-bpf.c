@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
@@ -27,6 +28,8 @@
 
 #include "bpf/proc-iter.h"
 #include "proc-iter.skel.h"
+
+#define LOAD_LOG_SIZE (64 * 1024) /* the verifier's log of a refused program; truncated beyond */
 
 struct ProcBpf {
         int link_fd;         /* the attached iterators; libbpf's objects are freed once they exist */
@@ -201,15 +204,14 @@ static bool entry_from_record(const ProcBpf *b, const struct proc_iter_record *r
 #undef PAGES
                 s->pgtables = (int64_t)rec->pgtables_bytes > 0 ? rec->pgtables_bytes : 0;
         }
-        if (rec->details & PROC_ITER_EXE) {
-                s->has_exe = true;
-                s->exe = rec->exe_len > 0 ? strings : NULL;
-                s->exe_len = rec->exe_len;
-        }
+        s->exe_key = rec->exe_key;
+        s->has_exe = !rec->has_mm; /* kernel threads and zombies: no exe, as readlink fails on them */
+        s->exe_ino = rec->exe_ino;
+        s->exe_dev = makedev(rec->exe_dev >> 20, rec->exe_dev & 0xfffff); /* the kernel's dev_t: 12:20 */
         if (rec->details & PROC_ITER_CMDLINE) {
                 s->has_cmdline = true;
                 s->cmdline_title = rec->details & PROC_ITER_TITLE;
-                s->cmdline = strings + rec->exe_len;
+                s->cmdline = strings;
                 s->cmdline_len = rec->cmdline_len;
         }
         return true;
@@ -227,10 +229,10 @@ static int index_records(const char *buf, size_t len, bool full, size_t *offs, s
                 if (len - off < sizeof(rec))
                         return -EBADMSG;
                 memcpy(&rec, buf + off, sizeof(rec));
-                extra = ((size_t)rec.exe_len + rec.cmdline_len + 7) & ~(size_t)7;
+                extra = ((size_t)rec.cmdline_len + 7) & ~(size_t)7;
                 if (!full && extra > 0)
                         return -EBADMSG;
-                if (extra > 2 * PROC_ITER_STR_MAX + 8 || len - off - sizeof(rec) < extra)
+                if (extra > PROC_ITER_STR_MAX + 8 || len - off - sizeof(rec) < extra)
                         return -EBADMSG;
                 offs[n++] = off;
                 off += sizeof(rec) + extra;
@@ -353,19 +355,36 @@ static int check_self(ProcBpf *b, int procfd)
         return -EXDEV;
 }
 
-/* Open and load the skeleton, with the full iterator if the kernel takes it. */
+/*
+ * Open and load the skeleton, with the full iterators if the kernel takes
+ * them. A refused program makes libbpf load it again to get the verifier's
+ * log, into a 16 MiB buffer of its own unless it is given one: this one.
+ */
+static struct proc_iter *open_skel(char *log, size_t log_size)
+{
+        LIBBPF_OPTS(bpf_object_open_opts, opts, .kernel_log_buf = log, .kernel_log_size = log_size);
+
+        return proc_iter__open_opts(&opts);
+}
+
 static struct proc_iter *load(bool *ret_full)
 {
+        _cleanup_free_ char *log = malloc(LOAD_LOG_SIZE);
         struct proc_iter *skel;
 
-        skel = proc_iter__open_and_load();
-        if (skel) {
+        if (!log)
+                abort();
+        skel = open_skel(log, LOAD_LOG_SIZE);
+        if (!skel)
+                return NULL;
+        if (proc_iter__load(skel) == 0) {
                 *ret_full = true;
                 return skel;
         }
-        /* Older kernels lack sleepable iterators, bpf_copy_from_user_task or
-         * bpf_rcu_read_lock: the light iterator alone still serves refreshes. */
-        skel = proc_iter__open();
+        proc_iter__destroy(skel);
+        /* Older kernels lack sleepable iterators or bpf_copy_from_user_task:
+         * the light iterator alone still serves refreshes. */
+        skel = open_skel(log, LOAD_LOG_SIZE);
         if (!skel)
                 return NULL;
         (void)bpf_program__set_autoload(skel->progs.proc_iter_full_even, false);

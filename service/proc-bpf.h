@@ -23,7 +23,7 @@ ProcBpf *proc_bpf_free(ProcBpf *b);
 
 /*
  * All processes now, sorted by pid, into *snap (which is reset first). A
- * full snapshot also carries every process's exe and command line (two
+ * full snapshot also carries every process's command line (two
  * sleepable iterators, one per pid parity, read by two threads at once where
  * there are two CPUs: copying the argument areas out of the processes'
  * memory costs about a microsecond per process): for cold tables, where

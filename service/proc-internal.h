@@ -51,16 +51,21 @@ int proc_read_new(int procfd, pid_t pid, const ProcScanFilter *filter, const Pro
 /* Raw /proc/PID/cmdline bytes into ProcEntry.cmdline form (NULs as spaces, trailing ones cut, NULL if empty). */
 char *proc_cmdline_from_raw(char *buf, size_t len);
 
-/* Cgroup paths by id (proc-cgroup-cache.c). get fills e's cgroup, unit and app_id
+/* Cgroup paths by id (proc-id-cache.c). get fills e's cgroup, unit and app_id
  * and marks the id seen; put caches e's (if its path names id now, checked on
  * cgroup_fd); sweep drops what was not seen since the last sweep. */
-bool proc_cgroup_cache_get(ProcCgroupCache *c, uint64_t id, ProcEntry *e);
-const char *proc_cgroup_cache_path(ProcCgroupCache *c, uint64_t id); /* NULL if not cached; marks it seen */
-void proc_cgroup_cache_put(ProcCgroupCache **c, int cgroup_fd, uint64_t id, const ProcEntry *e);
-bool proc_cgroup_cache_mark(ProcCgroupCache *c, uint64_t id); /* false if not cached */
-void proc_cgroup_cache_sweep(ProcCgroupCache *c);
-size_t proc_cgroup_cache_size(const ProcCgroupCache *c);
-ProcCgroupCache *proc_cgroup_cache_free(ProcCgroupCache *c);
+bool proc_cgroup_cache_get(ProcIdCache *c, uint64_t id, ProcEntry *e);
+const char *proc_cgroup_cache_path(ProcIdCache *c, uint64_t id); /* NULL if not cached; marks it seen */
+void proc_cgroup_cache_put(ProcIdCache **c, int cgroup_fd, uint64_t id, const ProcEntry *e);
+bool proc_id_cache_mark(ProcIdCache *c, uint64_t id); /* false if not cached */
+void proc_id_cache_sweep(ProcIdCache *c);
+size_t proc_id_cache_size(const ProcIdCache *c);
+ProcIdCache *proc_id_cache_free(ProcIdCache *c);
+/* Exe paths by the snapshot's exe_key: path gives the cached one (NULL if
+ * none; marks it seen); put caches exe, just read from /proc/PID/exe (procfd),
+ * if that link still names the key's file. */
+const char *proc_exe_cache_path(ProcIdCache *c, uint64_t key);
+void proc_exe_cache_put(ProcIdCache **c, int procfd, const ProcSnapshotEntry *s, const char *exe);
 
 /* Sorted PIDs of the numeric entries of procfd. */
 int proc_list_pids(int procfd, pid_t **ret, size_t *ret_n);

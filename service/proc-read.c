@@ -292,33 +292,51 @@ void proc_entry_set_status(ProcEntry *e, const ProcStatus *s)
         e->swap = s->swap;
 }
 
-/* The exe link and the command line, which kernel threads do not have. */
-static int read_exe_cmdline(int dfd, ProcEntry *e)
+static void set_snapshot_exe(ProcEntry *e, const ProcSnapshotEntry *s)
+{
+        if (s->exe && s->exe_len > 0) {
+                e->exe = strndup(s->exe, s->exe_len);
+                if (!e->exe)
+                        abort();
+        }
+}
+
+static void set_snapshot_cmdline(ProcEntry *e, const ProcSnapshotEntry *s)
+{
+        char buf[PROC_CMDLINE_MAX + 1];
+        size_t len = s->cmdline ? MIN((size_t)s->cmdline_len, (size_t)PROC_CMDLINE_MAX) : 0;
+
+        if (len > 0)
+                memcpy(buf, s->cmdline, len);
+        if (s->cmdline_title) /* the title is one string: cut at its NUL, as procfs does */
+                len = strnlen(buf, len);
+        e->cmdline = proc_cmdline_from_raw(buf, len);
+}
+
+/* The exe link and the command line, which kernel threads do not have: from
+ * the snapshot's entry where it has them (s may be NULL), else from dfd. */
+static int read_exe_cmdline(int dfd, const ProcSnapshotEntry *s, ProcEntry *e)
 {
         if (e->kthread)
                 return 0;
-        e->exe = proc_read_exe_at(dfd);
+        if (s && s->has_exe)
+                set_snapshot_exe(e, s);
+        else
+                e->exe = proc_read_exe_at(dfd);
+        if (s && s->has_cmdline) {
+                set_snapshot_cmdline(e, s);
+                return 0;
+        }
         return read_cmdline_at(dfd, &e->cmdline);
 }
 
 /* exe and cmdline from a full snapshot's entry (kernel threads have none). */
 void proc_entry_set_snapshot_strings(ProcEntry *e, const ProcSnapshotEntry *s)
 {
-        char buf[PROC_CMDLINE_MAX + 1];
-        size_t len = s->cmdline ? MIN((size_t)s->cmdline_len, (size_t)PROC_CMDLINE_MAX) : 0;
-
         if (e->kthread)
                 return;
-        if (s->exe && s->exe_len > 0) {
-                e->exe = strndup(s->exe, s->exe_len);
-                if (!e->exe)
-                        abort();
-        }
-        if (len > 0)
-                memcpy(buf, s->cmdline, len);
-        if (s->cmdline_title) /* the title is one string: cut at its NUL, as procfs does */
-                len = strnlen(buf, len);
-        e->cmdline = proc_cmdline_from_raw(buf, len);
+        set_snapshot_exe(e, s);
+        set_snapshot_cmdline(e, s);
 }
 
 /*
@@ -348,7 +366,7 @@ static int read_details(int dfd, pid_t pid, const ProcScanFilter *filter, const 
                 proc_entry_set_stat(&e, &known->stat); /* the strings are the snapshot's process's */
                 proc_entry_set_snapshot_strings(&e, known);
         } else {
-                r = read_exe_cmdline(dfd, &e);
+                r = read_exe_cmdline(dfd, known, &e);
                 if (r < 0)
                         return r;
         }
@@ -416,7 +434,7 @@ int proc_read_full(int dfd, pid_t pid, const ProcScanFilter *filter, const ProcS
                 if (r < 0)
                         return r;
         }
-        r = read_exe_cmdline(dfd, &e);
+        r = read_exe_cmdline(dfd, NULL, &e);
         if (r < 0)
                 return r;
         if (!e.kthread) {

@@ -346,6 +346,7 @@ static void entry_set_snapshot(ProcEntry *e, const ProcSnapshotEntry *s, uint64_
         e->exec_id = s->exec_id;
         e->cgroup_id = s->cgroup_id;
         e->pid_ino = s->pid_ino;
+        e->exe_key = s->exe_key;
 }
 
 /* Is old still the process the snapshot describes, unchanged but for its figures? */
@@ -356,7 +357,7 @@ static bool snapshot_same(const ProcEntry *old, const ProcSnapshotEntry *s, uint
 }
 
 /*
- * A process that a full snapshot describes in full, its cgroup cached:
+ * A process that a full snapshot describes in full, its exe and cgroup cached:
  * nothing to read from procfd. For a new process (new_identity) the snapshot
  * must also say who it is (pid_ino) unless no pidfds are wanted; a kept one
  * keeps its pidfd. false if it cannot be taken this way (read procfd).
@@ -401,11 +402,20 @@ static int snapshot_in_scope(int procfd, const ProcScanFilter *filter, const Pro
         return proc_cgroup_is_below(path, strlen(path), filter->cgroup);
 }
 
-/* A process not kept: read what the snapshot lacks from procfd (1 appended, 0 skipped, -errno fatal). */
-static int snapshot_read(int procfd, const ProcScanFilter *filter, const ProcSnapshotEntry *s, const ProcEntry *old,
-                         uint64_t total_pages, ProcTable *t, NewTable *nt, unsigned char *ret_fate)
+/*
+ * A process not kept: read what the snapshot lacks from procfd (1 appended,
+ * 0 skipped, -errno fatal). Its exe path comes from the table's exe cache if
+ * a process of the same exe file was read before; if not, the path read
+ * from procfd is cached once it checks out against the file.
+ */
+static int snapshot_read(int procfd, const ProcScanFilter *filter, const ProcSnapshotEntry *snap_entry,
+                         const ProcEntry *old, uint64_t total_pages, ProcTable *t, NewTable *nt,
+                         unsigned char *ret_fate)
 {
         _cleanup_close_ int dfd = -1;
+        ProcSnapshotEntry with_exe = *snap_entry;
+        const ProcSnapshotEntry *s = &with_exe;
+        const char *exe = NULL;
         ProcEntry e;
         int r;
 
@@ -414,12 +424,19 @@ static int snapshot_read(int procfd, const ProcScanFilter *filter, const ProcSna
         if (filter->mode == PROC_SCAN_CGROUP && snapshot_in_scope(procfd, filter, s, t) == 0)
                 return 0;
         t->n_detailed++;
+        if (!s->has_exe && (exe = proc_exe_cache_path(t->exe_cache, s->exe_key))) {
+                with_exe.has_exe = true;
+                with_exe.exe = exe;
+                with_exe.exe_len = (uint16_t)MIN(strlen(exe), (size_t)UINT16_MAX);
+        }
         if (!old) {
                 if (!snapshot_only(filter, s, true, t, &e)) {
                         r = proc_read_new(procfd, s->pid, filter, s, t, &e);
                         if (r <= 0)
                                 return r;
                         proc_cgroup_cache_put(&t->cgroup_cache, t->cgroup_fd, s->cgroup_id, &e);
+                        if (!s->has_exe)
+                                proc_exe_cache_put(&t->exe_cache, procfd, s, e.exe);
                 }
                 nt->own[nt->n] = OWN_ALL;
         } else {
@@ -432,6 +449,8 @@ static int snapshot_read(int procfd, const ProcScanFilter *filter, const ProcSna
                         if (r <= 0)
                                 return proc_skip(s->pid, r);
                         proc_cgroup_cache_put(&t->cgroup_cache, t->cgroup_fd, s->cgroup_id, &e);
+                        if (!s->has_exe)
+                                proc_exe_cache_put(&t->exe_cache, procfd, s, e.exe);
                 }
                 e.pidfd = old->pidfd;
                 nt->own[nt->n] = OWN_STRINGS;
@@ -450,7 +469,7 @@ int proc_table_refresh_snapshot(int procfd, const ProcScanFilter *filter, const 
 {
         _cleanup_(new_table_abort) NewTable nt = {};
         _cleanup_free_ unsigned char *fate = NULL;
-        uint64_t now, last_cgroup_id = 0;
+        uint64_t now, last_cgroup_id = 0, last_exe_key = 0;
         size_t i = 0;
         int r;
 
@@ -484,8 +503,10 @@ int proc_table_refresh_snapshot(int procfd, const ProcScanFilter *filter, const 
                 if (old && snapshot_same(old, s, now)) {
                         if (filter->mode == PROC_SCAN_UID && s->uid != filter->uid)
                                 continue; /* dropped */
-                        if (s->cgroup_id != last_cgroup_id) /* keep its cgroup in the cache */
-                                proc_cgroup_cache_mark(t->cgroup_cache, last_cgroup_id = s->cgroup_id);
+                        if (s->cgroup_id != last_cgroup_id) /* keep its cgroup and exe in the caches */
+                                proc_id_cache_mark(t->cgroup_cache, last_cgroup_id = s->cgroup_id);
+                        if (s->exe_key != last_exe_key)
+                                proc_id_cache_mark(t->exe_cache, last_exe_key = s->exe_key);
                         ProcEntry e = *old; /* shares strings and pidfd */
                         entry_set_snapshot(&e, s, snap->total_pages);
                         nt.entries[nt.n] = e;
@@ -500,6 +521,7 @@ int proc_table_refresh_snapshot(int procfd, const ProcScanFilter *filter, const 
         }
 
         new_table_commit(&nt, fate, t);
-        proc_cgroup_cache_sweep(t->cgroup_cache);
+        proc_id_cache_sweep(t->cgroup_cache);
+        proc_id_cache_sweep(t->exe_cache);
         return 0;
 }

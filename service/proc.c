@@ -302,7 +302,8 @@ void proc_table_done(ProcTable *t)
         free(t->entries);
         t->entries = NULL;
         t->n = t->allocated = 0;
-        t->cgroup_cache = proc_cgroup_cache_free(t->cgroup_cache);
+        t->cgroup_cache = proc_id_cache_free(t->cgroup_cache);
+        t->exe_cache = proc_id_cache_free(t->exe_cache);
 }
 
 void proc_snapshot_done(ProcSnapshot *s)

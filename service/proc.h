@@ -61,12 +61,13 @@ typedef struct ProcEntry {
         /* Known only from a snapshot (proc_table_refresh_snapshot); 0 otherwise. */
         uint32_t exec_id;       /* the kernel's self_exec_id: changes with every exec */
         uint64_t cgroup_id;     /* the cgroup v2 directory's id */
+        uint64_t exe_key;       /* which exe file (ProcSnapshotEntry.exe_key) */
 } ProcEntry;
 
 /* An empty entry: note pidfd -1, so proc_entry_done() never closes fd 0. */
 #define PROC_ENTRY_NULL ((ProcEntry){ .pidfd = -1 })
 
-typedef struct ProcCgroupCache ProcCgroupCache;
+typedef struct ProcIdCache ProcIdCache;
 
 typedef struct ProcTable {
         ProcEntry *entries;
@@ -79,7 +80,10 @@ typedef struct ProcTable {
          * by cgroup id, each path checked once against the directory's inode
          * number (the id). The cache is the table's (freed by proc_table_done). */
         int cgroup_fd;
-        ProcCgroupCache *cgroup_cache;
+        ProcIdCache *cgroup_cache;
+        /* Exe paths by the snapshot's exe_key, each checked once against the
+         * file's inode number and device (proc-id-cache.c). The table's too. */
+        ProcIdCache *exe_cache;
         /* Processes the last snapshot refresh needed details for (new, exec'd, moved, young). */
         size_t n_detailed;
 } ProcTable;
@@ -191,9 +195,14 @@ typedef struct ProcSnapshotEntry {
         int oom_score_adj;
         bool has_mm;
 
-        /* A full snapshot's extras (proc_bpf_snapshot(..., true)); unset otherwise. */
         uint64_t pid_ino;       /* the struct pid's pidfs inode number (a pidfd's st_ino), never reused; 0 unknown */
-        bool has_exe;           /* exe (exe_len bytes, no NUL; NULL/0 where readlink fails) is known */
+        uint64_t exe_key;       /* which file /proc/PID/exe names (same key, same path), 0 if unknown */
+        uint64_t exe_ino;       /* that file's inode number and device */
+        dev_t exe_dev;
+
+        /* What a full snapshot adds (proc_bpf_snapshot(..., true)); unset otherwise. */
+        bool has_exe;           /* exe (exe_len bytes, no NUL; NULL/0 where readlink fails) is known
+                                   (set by the refresh from its exe cache; no source reads paths) */
         bool has_cmdline;       /* cmdline (cmdline_len raw bytes, NUL-separated as in /proc) is known */
         bool cmdline_title;     /* setproctitle(3) wrote over it: the command line ends at the first NUL */
         const char *exe, *cmdline; /* point into the snapshot's buffer */

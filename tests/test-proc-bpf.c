@@ -4,10 +4,11 @@
  * /proc says (comm, ppid, start time, uid, state, threads, oom_score_adj and
  * memory) for a process started here and for every other process, notice an
  * exec through exec_id, and drive proc_table_refresh_snapshot() so that the
- * exec'd process is read again. The full iterator's exe and command lines
- * (a setproctitle-style title included) and the cgroup paths cached by id
- * must match what procfs says, and a table refreshed from a full snapshot
- * with a warm cache must need no procfs at all. Entries with a pid_ino hold
+ * exec'd process is read again. The full iterator's command lines (a
+ * setproctitle-style title included), the exe paths cached by exe file and
+ * the cgroup paths cached by id must match what procfs says, also for renamed
+ * and unlinked executables, and a table refreshed from a full snapshot with
+ * warm caches must need no procfs at all. Entries with a pid_ino hold
  * no pidfd: one opened later must have that inode number. Skips (77) where
  * BPF cannot load: a build without libbpf, not root, no BTF, or under
  * valgrind.
@@ -108,6 +109,8 @@ static int abort_cgfd = -1;
 static pid_t abort_pid = -1;
 static char abort_cg[2][64];
 static char abort_dir[64]; /* an empty directory of the test's */
+static char abort_files[2][96]; /* files in it, removed first */
+static pid_t abort_pids[3];
 
 static void on_abort(int sig)
 {
@@ -118,6 +121,14 @@ static void on_abort(int sig)
         for (int i = 0; i < 2; i++)
                 if (abort_cg[i][0])
                         (void)unlinkat(abort_cgfd, abort_cg[i], AT_REMOVEDIR);
+        for (int i = 0; i < 3; i++)
+                if (abort_pids[i] > 0) {
+                        (void)kill(abort_pids[i], SIGKILL);
+                        (void)waitpid(abort_pids[i], NULL, 0);
+                }
+        for (int i = 0; i < 2; i++)
+                if (abort_files[i][0])
+                        (void)unlink(abort_files[i]);
         if (abort_dir[0])
                 (void)rmdir(abort_dir);
         signal(sig, SIG_DFL);
@@ -262,7 +273,7 @@ static void test_full(ProcBpf *b, int procfd, char **argv, int argc)
                 compared++;
         }
         printf("full snapshot: %zu processes' exe, cmdline and cgroup compared with procfs, %zu cgroups cached\n",
-               compared, proc_cgroup_cache_size(tf.cgroup_cache));
+               compared, proc_id_cache_size(tf.cgroup_cache));
         ASSERT_TRUE(compared >= tp.n / 2);
         ASSERT_EQ_INT(titles, 1);
         if (title_shown) {
@@ -274,12 +285,15 @@ static void test_full(ProcBpf *b, int procfd, char **argv, int argc)
         if (cgfd >= 0) {
                 const ProcEntry *e;
 
-                ASSERT_TRUE(proc_cgroup_cache_size(tf.cgroup_cache) > 0);
+                ASSERT_TRUE(proc_id_cache_size(tf.cgroup_cache) > 0);
                 ASSERT_TRUE(mkdtemp(empty));
                 snprintf(abort_dir, sizeof(abort_dir), "%s", empty);
                 emptyfd = open(empty, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 ASSERT_TRUE(emptyfd >= 0);
-                blind = (ProcTable){ .pidfd_supported = true, .cgroup_fd = cgfd, .cgroup_cache = TAKE_PTR(tf.cgroup_cache) };
+                blind = (ProcTable){ .pidfd_supported = true,
+                                     .cgroup_fd = cgfd,
+                                     .cgroup_cache = TAKE_PTR(tf.cgroup_cache),
+                                     .exe_cache = TAKE_PTR(tf.exe_cache) };
                 /* Without pid_ino (no pidfd_open here) new processes need procfs for their pidfds: none wanted then. */
                 ASSERT_OK(proc_table_refresh_snapshot(emptyfd,
                                                       snap_find(&sf, getpid())->pid_ino
@@ -330,6 +344,174 @@ static void test_identity(int procfd, const ProcEntry *e)
         copy.pid_ino++;
         ASSERT_EQ_INT(proc_entry_open_pidfd(procfd, &copy), -ESTALE);
         ASSERT_EQ_INT(proc_entry_verify(procfd, &copy), -ESRCH);
+}
+
+/* readlink(/proc/PID/exe), or NULL. */
+static char *exe_of(pid_t pid)
+{
+        char link[32], buf[PATH_MAX + 1];
+        ssize_t n;
+
+        snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+        n = readlink(link, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return NULL;
+        buf[n] = 0;
+        return strdup(buf);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+        _cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC), out = -1;
+        char buf[65536];
+        ssize_t n;
+
+        ASSERT_TRUE(in >= 0);
+        out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+        ASSERT_TRUE(out >= 0);
+        while ((n = read(in, buf, sizeof(buf))) > 0)
+                ASSERT_EQ_INT(write(out, buf, (size_t)n), n);
+        ASSERT_EQ_INT(n, 0);
+}
+
+/* path run as a child (it dies with this test); returns once /proc shows it exec'd. */
+static pid_t spawn_exe(const char *path)
+{
+        pid_t pid = fork();
+
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+                execl(path, "mg-exe", "60", (char *)NULL);
+                _exit(127);
+        }
+        for (int i = 0; i < 200; i++) {
+                _cleanup_free_ char *exe = exe_of(pid);
+                if (exe && strcmp(exe, path) == 0)
+                        return pid;
+                usleep(10000);
+        }
+        ASSERT_TRUE(!"the child did not exec");
+        return -1;
+}
+
+/* A table built from snap afresh, with *cache as its exe cache (handed back after). */
+static void table_with_cache(int procfd, const ProcSnapshot *snap, ProcIdCache **cache, ProcTable *t)
+{
+        const ProcScanFilter all = { .mode = PROC_SCAN_ALL, .open_pidfds = true };
+
+        proc_table_done(t);
+        *t = (ProcTable){ .pidfd_supported = true, .exe_cache = TAKE_PTR(*cache) };
+        ASSERT_OK(proc_table_refresh_snapshot(procfd, &all, snap, t));
+        *cache = TAKE_PTR(t->exe_cache);
+}
+
+/* The entry for pid says what /proc/PID/exe says. */
+static void assert_exe(const ProcTable *t, pid_t pid)
+{
+        _cleanup_free_ char *exe = exe_of(pid);
+        const ProcEntry *e = proc_table_find(t, pid);
+
+        ASSERT_TRUE(e && exe);
+        if (!streq_null(e->exe, exe))
+                fprintf(stderr, "pid %d: exe %s, /proc says %s\n", (int)pid, strna(e->exe), exe);
+        ASSERT_STREQ(e->exe, exe);
+}
+
+/*
+ * Exe paths come from the table's cache, keyed by which file the iterator
+ * saw: a process read once fills it, a renamed or unlinked file gets a new
+ * key (and the path procfs shows, " (deleted)" included), and a process
+ * that exec'd between the snapshot and the /proc read never files its new
+ * exe under the old key.
+ */
+static void test_exe_cache(ProcBpf *b, int procfd)
+{
+        _cleanup_(proc_snapshot_done) ProcSnapshot snap = {};
+        _cleanup_(proc_table_done) ProcTable t = {};
+        ProcIdCache *cache = NULL;
+        char dir[] = "/tmp/memguard-test-exe.XXXXXX", *a = abort_files[0], *bp = abort_files[1], c1;
+        uint64_t key_a, key_b;
+        pid_t p1, p2, p3;
+        int go[2];
+
+        signal(SIGABRT, on_abort);
+        ASSERT_TRUE(mkdtemp(dir));
+        snprintf(abort_dir, sizeof(abort_dir), "%s", dir);
+        snprintf(a, sizeof(abort_files[0]), "%s/a", dir);
+        snprintf(bp, sizeof(abort_files[1]), "%s/b", dir);
+        copy_file("/bin/sleep", a);
+        abort_pids[0] = p1 = spawn_exe(a);
+
+        /* Read once: cached under its key. */
+        ASSERT_OK(proc_bpf_snapshot(b, false, &snap));
+        key_a = snap_find(&snap, p1)->exe_key;
+        ASSERT_TRUE(key_a != 0);
+        table_with_cache(procfd, &snap, &cache, &t);
+        assert_exe(&t, p1);
+        ASSERT_STREQ(proc_exe_cache_path(cache, key_a), a);
+
+        /* Renamed: a new key, whose path is the new name for both processes. */
+        ASSERT_OK(rename(a, bp));
+        abort_pids[1] = p2 = spawn_exe(bp);
+        ASSERT_OK(proc_bpf_snapshot(b, false, &snap));
+        key_b = snap_find(&snap, p1)->exe_key;
+        ASSERT_TRUE(key_b != key_a);
+        ASSERT_EQ_U64(snap_find(&snap, p2)->exe_key, key_b);
+        table_with_cache(procfd, &snap, &cache, &t);
+        assert_exe(&t, p1);
+        assert_exe(&t, p2);
+        ASSERT_STREQ(proc_table_find(&t, p1)->exe, bp);
+
+        /* Unlinked: another key, and " (deleted)" as procfs says. */
+        ASSERT_OK(unlink(bp));
+        ASSERT_OK(proc_bpf_snapshot(b, false, &snap));
+        ASSERT_TRUE(snap_find(&snap, p1)->exe_key != key_b);
+        table_with_cache(procfd, &snap, &cache, &t);
+        assert_exe(&t, p1);
+        ASSERT_TRUE(strstr(proc_table_find(&t, p1)->exe, " (deleted)"));
+        ASSERT_OK(rmdir(dir));
+        abort_dir[0] = abort_files[0][0] = abort_files[1][0] = 0;
+
+        /* Exec'd after the snapshot: read from /proc (the new exe), not cached under the old key. */
+        ASSERT_OK(pipe2(go, O_CLOEXEC));
+        p3 = fork();
+        ASSERT_TRUE(p3 >= 0);
+        if (p3 == 0) {
+                (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (read(go[0], &c1, 1) == 1)
+                        execl("/bin/sleep", "sleep", "60", (char *)NULL);
+                _exit(1);
+        }
+        abort_pids[2] = p3;
+        close(go[0]);
+        ASSERT_OK(proc_bpf_snapshot(b, false, &snap));
+        {
+                ProcSnapshotEntry only = *snap_find(&snap, p3);
+                ProcSnapshot one = { .entries = &only, .n = 1, .total_pages = snap.total_pages };
+                _cleanup_free_ char *mine = exe_of(getpid()), *now = NULL;
+
+                ASSERT_EQ_U64(only.exe_key, snap_find(&snap, getpid())->exe_key);
+                ASSERT_EQ_INT(write(go[1], "x", 1), 1);
+                for (int i = 0; i < 200 && streq_null(now = exe_of(p3), mine); i++) {
+                        free(now);
+                        usleep(10000);
+                }
+                ASSERT_TRUE(now && !streq_null(now, mine));
+                proc_id_cache_free(cache);
+                cache = NULL;
+                table_with_cache(procfd, &one, &cache, &t);
+                ASSERT_STREQ(proc_table_find(&t, p3)->exe, now); /* read after the exec */
+                ASSERT_TRUE(proc_exe_cache_path(cache, only.exe_key) == NULL);
+        }
+        close(go[1]);
+        for (int i = 0; i < 3; i++) {
+                ASSERT_OK(kill(abort_pids[i], SIGKILL));
+                ASSERT_EQ_INT(waitpid(abort_pids[i], NULL, 0), abort_pids[i]);
+                abort_pids[i] = 0;
+        }
+        proc_id_cache_free(cache);
+        printf("exe cache: filled once per file, renamed and unlinked files re-read, an exec after the snapshot not cached\n");
 }
 
 static void write_file(const char *path, const char *s)
@@ -492,6 +674,7 @@ int main(int argc, char **argv)
         ASSERT_TRUE(!proc_table_find(&t, child));
 
         test_full(b, procfd, argv, argc);
+        test_exe_cache(b, procfd);
         proc_bpf_free(b);
         return 0;
 }

@@ -891,7 +891,7 @@ static void test_refresh_full_snapshot(void)
         ASSERT_STREQ(e->app_id, "org.example.Ten");
         ASSERT_EQ_U64(e->pid_ino, 4242);
         ASSERT_STREQ(proc_table_find(&t, 15)->cgroup, "/app-gnome-org.example.Ten-1.scope");
-        ASSERT_EQ_INT(proc_cgroup_cache_size(t.cgroup_cache), 1);
+        ASSERT_EQ_INT(proc_id_cache_size(t.cgroup_cache), 1);
         ASSERT_FALSE(proc_cgroup_cache_get(t.cgroup_cache, app_id + 1000, &probe));
 
         /* Warm: 11 is in no tree at all, yet its cgroup is known by id; its command
@@ -922,7 +922,7 @@ static void test_refresh_full_snapshot(void)
         s[0] = s[3];
         snap.n = 1;
         ASSERT_OK(proc_table_refresh_snapshot(root, &filter_all, &snap, &t));
-        ASSERT_EQ_INT(proc_cgroup_cache_size(t.cgroup_cache), 0);
+        ASSERT_EQ_INT(proc_id_cache_size(t.cgroup_cache), 0);
 
         /* A cgroup filter: 16 is in another cgroup, told by its id's path, read once and cached. */
         {
@@ -942,7 +942,7 @@ static void test_refresh_full_snapshot(void)
                         static const pid_t want[] = { 10, 15 };
                         assert_pids(&tc, want, ELEMENTSOF(want));
                 }
-                ASSERT_EQ_INT(proc_cgroup_cache_size(tc.cgroup_cache), 2);
+                ASSERT_EQ_INT(proc_id_cache_size(tc.cgroup_cache), 2);
                 /* Its /proc entry gone, 16 is still known to be elsewhere: nothing to read. */
                 rm_rf_at(root, "16");
                 ASSERT_OK(proc_table_refresh_snapshot(root, &scope, &snap, &tc));

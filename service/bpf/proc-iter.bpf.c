@@ -4,8 +4,9 @@
  * what /proc/PID/stat, status and oom_score_adj say, for every process, in
  * one read(2) instead of three file reads per process (proc-bpf.c).
  * proc_iter writes the records alone (refreshes: most processes are known);
- * proc_iter_full_even and _odd, sleepable iterators, add what /proc/PID/exe
- * and cmdline say (cold scans: every process is new), each for half of them.
+ * proc_iter_full_even and _odd, sleepable iterators, add what /proc/PID/cmdline
+ * says (cold scans: every process is new), each for half of them. Both say
+ * which file /proc/PID/exe names (exe_key), not its path: see proc-iter.h.
  *
  * The kernel types are declared here with only the fields used, marked
  * preserve_access_index: libbpf relocates each field access against the
@@ -37,11 +38,33 @@ typedef struct {
 struct percpu_counter {
         __s64 count;
 } CORE;
+struct super_block {
+        __u32 s_dev;
+} CORE;
+struct inode {
+        unsigned long i_ino;
+        __u32 i_generation;
+        struct super_block *i_sb;
+} CORE;
+struct hlist_bl_node {
+        struct hlist_bl_node *next, **pprev;
+} CORE;
+struct qstr {
+        __u64 hash_len; /* the name's hash and length */
+        const unsigned char *name;
+} CORE;
+struct dentry {
+        struct hlist_bl_node d_hash;
+        struct dentry *d_parent;
+        struct qstr d_name;
+} CORE;
 struct path {
         void *mnt;
+        struct dentry *dentry;
 } CORE;
 struct file {
         struct path f_path;
+        struct inode *f_inode;
 } CORE;
 struct mm_struct {
         struct percpu_counter rss_stat[4]; /* since 6.2 */
@@ -122,6 +145,53 @@ static __always_inline void read_mm(struct mm_struct *mm, struct proc_iter_recor
         r->pgtables_bytes = mm->pgtables_bytes.counter;
 }
 
+static __always_inline __u64 mix(__u64 h, __u64 x)
+{
+        h = (h ^ x) * 0x9e3779b97f4a7c15ULL;
+        return h ^ (h >> 29);
+}
+
+/*
+ * Which file the exe link names: enough to tell two paths apart without
+ * reading either (d_path cannot be called on it, see proc-iter.h). The same
+ * dentry on the same mount is the same path, unless it was renamed (its
+ * parent, name and name hash are in the key, not those of its ancestors) or unlinked
+ * (d_path then adds " (deleted)": in the key too). The inode's number,
+ * device and generation keep a freed and reused dentry from passing for
+ * the old one. Loads through these pointers are fault-safe; a task that
+ * execs meanwhile shows a changed exec_id next time and is read again.
+ */
+static __always_inline void read_exe_key(struct mm_struct *mm, struct proc_iter_record *r)
+{
+        struct file *f = mm->exe_file;
+        struct dentry *d;
+        struct inode *ino;
+        __u64 h = 0x6d656d6775617264ULL, mnt = 0, dentry = 0, parent = 0, name = 0;
+
+        if (!f)
+                return;
+        d = f->f_path.dentry;
+        ino = f->f_inode;
+        if (!d || !ino)
+                return;
+        /* Pointers as numbers: the verifier allows no arithmetic on them. */
+        BPF_CORE_READ_INTO(&mnt, f, f_path.mnt);
+        BPF_CORE_READ_INTO(&dentry, f, f_path.dentry);
+        BPF_CORE_READ_INTO(&parent, d, d_parent);
+        BPF_CORE_READ_INTO(&name, d, d_name.name);
+        r->exe_ino = ino->i_ino;
+        r->exe_dev = ino->i_sb->s_dev;
+        h = mix(h, mnt);
+        h = mix(h, dentry);
+        h = mix(h, parent);
+        h = mix(h, name); /* short names are kept in the dentry: a rename keeps the pointer */
+        h = mix(h, d->d_name.hash_len);
+        h = mix(h, d->d_hash.pprev ? 1 : 2); /* d_unhashed(): unlinked */
+        h = mix(h, r->exe_ino);
+        h = mix(h, ((__u64)r->exe_dev << 32) | ino->i_generation);
+        r->exe_key = h ? h : 1;
+}
+
 /* The record's fixed part; false for threads (only leaders are reported). */
 static __always_inline bool fill_record(struct task_struct *t, struct proc_iter_record *r)
 {
@@ -149,6 +219,7 @@ static __always_inline bool fill_record(struct task_struct *t, struct proc_iter_
         if (mm) {
                 r->has_mm = 1;
                 read_mm(mm, r);
+                read_exe_key(mm, r);
         }
         __builtin_memcpy(r->comm, t->comm, PROC_ITER_COMM_LEN);
         r->comm[PROC_ITER_COMM_LEN - 1] = 0;
@@ -174,7 +245,7 @@ int proc_iter(struct bpf_iter__task *ctx)
  */
 struct full_buf {
         struct proc_iter_record r;
-        char str[2 * PROC_ITER_STR_MAX + 8];
+        char str[PROC_ITER_STR_MAX + 8];
 };
 struct {
         __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -183,40 +254,7 @@ struct {
         __type(value, struct full_buf);
 } full_bufs SEC(".maps");
 
-extern void bpf_rcu_read_lock(void) __ksym;
-extern void bpf_rcu_read_unlock(void) __ksym;
-
 #define STR_MASK (PROC_ITER_STR_MAX - 1)
-
-/*
- * The exe link's path, as readlink(/proc/PID/exe) shows it: its length, 0
- * for none, < 0 if unknown. procfs takes task_lock to keep the mm; BPF
- * cannot, and an mm is not freed through RCU: so the mm is read, then its
- * exe_file, then the task's mm again. If the task still has that mm, it
- * was alive when exe_file was read; the struct file itself, its dentry and
- * its mount are RCU-freed (files are SLAB_TYPESAFE_BY_RCU since 6.7), and
- * d_path walks them under RCU. A task that exits meanwhile is "unknown"
- * (read from /proc, where it will be gone).
- */
-static __always_inline long read_exe(struct task_struct *t, char *dst)
-{
-        struct mm_struct *mm;
-        struct file *f;
-        long n = 0;
-
-        bpf_rcu_read_lock();
-        mm = t->mm;
-        f = mm ? mm->exe_file : 0;
-        __asm__ __volatile__("" : : : "memory");
-        if (mm && t->mm != mm)
-                n = -1;
-        else if (f)
-                n = bpf_d_path(&f->f_path, dst, PROC_ITER_STR_MAX);
-        bpf_rcu_read_unlock();
-        if (n < 0)
-                return n;
-        return n > 1 ? n - 1 : 0; /* n counts the NUL */
-}
 
 /*
  * The argument area, as /proc/PID/cmdline reads it (fs/proc/base.c
@@ -272,7 +310,7 @@ static __always_inline int full_half(struct bpf_iter__task *ctx, __u32 half)
         struct task_struct *t = ctx->task;
         struct full_buf *b;
         struct mm_struct *mm;
-        __u32 exe_len = 0, cmd_len = 0, total;
+        __u32 cmd_len = 0, total;
 
         if (!t || ((__u32)t->tgid & 1) != half)
                 return 0;
@@ -284,21 +322,14 @@ static __always_inline int full_half(struct bpf_iter__task *ctx, __u32 half)
                 return 0;
         mm = t->mm;
         if (!mm || (b->r.flags & 0x00200000U /* PF_KTHREAD */))
-                b->r.details = PROC_ITER_EXE | PROC_ITER_CMDLINE; /* none: a zombie or a kernel thread */
+                b->r.details = PROC_ITER_CMDLINE; /* none: a zombie or a kernel thread */
         else {
-                long n = read_exe(t, b->str);
-
-                if (n >= 0) {
-                        b->r.details = PROC_ITER_EXE;
-                        exe_len = (__u32)n & STR_MASK;
-                }
-                cmd_len = read_cmdline(t, mm, b->str + exe_len, &b->r.details);
+                cmd_len = read_cmdline(t, mm, b->str, &b->r.details);
                 cmd_len &= PROC_ITER_STR_MAX | STR_MASK;
         }
-        b->r.exe_len = (__u16)exe_len;
         b->r.cmdline_len = (__u16)cmd_len;
         bpf_seq_write(ctx->meta->seq, &b->r, sizeof(b->r));
-        total = (exe_len + cmd_len + 7) & ~7U;
+        total = (cmd_len + 7) & ~7U;
         if (total > 0 && total <= sizeof(b->str))
                 bpf_seq_write(ctx->meta->seq, b->str, total);
         return 0;

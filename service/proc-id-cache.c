@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Cgroup paths by cgroup id, for snapshot refreshes (proc-refresh.c): a
- * machine runs thousands of processes in a few hundred cgroups, so a new
- * process whose cgroup id is known needs no /proc/PID/cgroup read, and its
- * unit and app id need no parsing.
+ * Paths by a 64-bit id, for snapshot refreshes (proc-refresh.c): a machine
+ * runs thousands of processes in a few hundred cgroups and from a few
+ * hundred executables, so a new process whose cgroup id is known needs no
+ * /proc/PID/cgroup read (and its unit and app id no parsing), and one whose
+ * exe file is known no /proc/PID/exe read. Two caches of this kind per table.
  *
+ * Cgroups, by cgroup id:
  * A path goes in only after a check that it names the cgroup with that id
  * now: fstatat() on the cgroup2 mount, whose directories' inode numbers are
  * the cgroup ids (on 64-bit kernels, which never reuse an id). A process
@@ -14,11 +16,21 @@
  * systemd never does it): the old path stays until the cgroup is gone from
  * the snapshots, as it does for the entries that keep their path already.
  *
+ * Executables, by the snapshot's exe_key (bpf/proc-iter.h: which dentry on
+ * which mount, its parent and name, whether it is unlinked, and the inode):
+ * a path goes in only if, after readlink(/proc/PID/exe), a stat() of the
+ * same link finds the key's inode number and device. A process that exec'd
+ * between the snapshot and the readlink therefore never files its new exe
+ * under the old key. What the key cannot see is a rename of a directory
+ * above the file: the path read before the rename stays until no process
+ * runs that file.
+ *
  * Sorted array, binary search; entries not seen since the last sweep are
  * dropped by the sweep at the end of each refresh.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,7 +44,7 @@ typedef struct CacheEntry {
         bool seen;
 } CacheEntry;
 
-struct ProcCgroupCache {
+struct ProcIdCache {
         CacheEntry *e;
         size_t n, allocated;
 };
@@ -44,7 +56,7 @@ static void entry_free(CacheEntry *c)
         free(c->app_id);
 }
 
-ProcCgroupCache *proc_cgroup_cache_free(ProcCgroupCache *c)
+ProcIdCache *proc_id_cache_free(ProcIdCache *c)
 {
         if (!c)
                 return NULL;
@@ -56,7 +68,7 @@ ProcCgroupCache *proc_cgroup_cache_free(ProcCgroupCache *c)
 }
 
 /* Index of id, or where it would go. */
-static size_t lower_bound(const ProcCgroupCache *c, uint64_t id)
+static size_t lower_bound(const ProcIdCache *c, uint64_t id)
 {
         size_t lo = 0, hi = c->n;
 
@@ -70,7 +82,7 @@ static size_t lower_bound(const ProcCgroupCache *c, uint64_t id)
         return lo;
 }
 
-static CacheEntry *find(ProcCgroupCache *c, uint64_t id)
+static CacheEntry *find(ProcIdCache *c, uint64_t id)
 {
         size_t i;
 
@@ -80,7 +92,7 @@ static CacheEntry *find(ProcCgroupCache *c, uint64_t id)
         return i < c->n && c->e[i].id == id ? &c->e[i] : NULL;
 }
 
-bool proc_cgroup_cache_mark(ProcCgroupCache *c, uint64_t id)
+bool proc_id_cache_mark(ProcIdCache *c, uint64_t id)
 {
         CacheEntry *x = find(c, id);
 
@@ -90,7 +102,7 @@ bool proc_cgroup_cache_mark(ProcCgroupCache *c, uint64_t id)
         return true;
 }
 
-const char *proc_cgroup_cache_path(ProcCgroupCache *c, uint64_t id)
+const char *proc_cgroup_cache_path(ProcIdCache *c, uint64_t id)
 {
         CacheEntry *x = find(c, id);
 
@@ -100,7 +112,7 @@ const char *proc_cgroup_cache_path(ProcCgroupCache *c, uint64_t id)
         return x->path;
 }
 
-bool proc_cgroup_cache_get(ProcCgroupCache *c, uint64_t id, ProcEntry *e)
+bool proc_cgroup_cache_get(ProcIdCache *c, uint64_t id, ProcEntry *e)
 {
         CacheEntry *x = find(c, id);
 
@@ -125,15 +137,12 @@ static bool path_has_id(int cgroup_fd, const char *path, uint64_t id)
         return S_ISDIR(st.st_mode) && (uint64_t)st.st_ino == id;
 }
 
-void proc_cgroup_cache_put(ProcCgroupCache **cp, int cgroup_fd, uint64_t id, const ProcEntry *e)
+/* Add an entry for id (not cached yet); the strings are copied. */
+static void insert(ProcIdCache **cp, uint64_t id, const char *path, const char *unit, const char *app_id)
 {
-        ProcCgroupCache *c = *cp;
+        ProcIdCache *c = *cp;
         size_t i;
 
-        if (cgroup_fd <= 0 || id == 0 || !e->cgroup || proc_cgroup_cache_mark(c, id))
-                return;
-        if (!path_has_id(cgroup_fd, e->cgroup, id))
-                return;
         if (!c) {
                 c = *cp = calloc(1, sizeof(*c));
                 if (!c)
@@ -151,15 +160,42 @@ void proc_cgroup_cache_put(ProcCgroupCache **cp, int cgroup_fd, uint64_t id, con
         memmove(&c->e[i + 1], &c->e[i], (c->n - i) * sizeof(CacheEntry));
         c->e[i] = (CacheEntry){
                 .id = id,
-                .path = xstrdup(e->cgroup),
-                .unit = e->unit ? xstrdup(e->unit) : NULL,
-                .app_id = e->app_id ? xstrdup(e->app_id) : NULL,
+                .path = xstrdup(path),
+                .unit = unit ? xstrdup(unit) : NULL,
+                .app_id = app_id ? xstrdup(app_id) : NULL,
                 .seen = true,
         };
         c->n++;
 }
 
-void proc_cgroup_cache_sweep(ProcCgroupCache *c)
+void proc_cgroup_cache_put(ProcIdCache **cp, int cgroup_fd, uint64_t id, const ProcEntry *e)
+{
+        if (cgroup_fd <= 0 || id == 0 || !e->cgroup || proc_id_cache_mark(*cp, id))
+                return;
+        if (!path_has_id(cgroup_fd, e->cgroup, id))
+                return;
+        insert(cp, id, e->cgroup, e->unit, e->app_id);
+}
+
+const char *proc_exe_cache_path(ProcIdCache *c, uint64_t key)
+{
+        return key ? proc_cgroup_cache_path(c, key) : NULL;
+}
+
+void proc_exe_cache_put(ProcIdCache **cp, int procfd, const ProcSnapshotEntry *s, const char *exe)
+{
+        char link[32];
+        struct stat st;
+
+        if (s->exe_key == 0 || !exe || proc_id_cache_mark(*cp, s->exe_key))
+                return;
+        (void)snprintf(link, sizeof(link), "%d/exe", (int)s->pid);
+        if (fstatat(procfd, link, &st, 0) < 0 || (uint64_t)st.st_ino != s->exe_ino || st.st_dev != s->exe_dev)
+                return; /* exited, or exec'd since the snapshot: exe may not be the key's file */
+        insert(cp, s->exe_key, exe, NULL, NULL);
+}
+
+void proc_id_cache_sweep(ProcIdCache *c)
 {
         size_t k = 0;
 
@@ -176,7 +212,7 @@ void proc_cgroup_cache_sweep(ProcCgroupCache *c)
         c->n = k;
 }
 
-size_t proc_cgroup_cache_size(const ProcCgroupCache *c)
+size_t proc_id_cache_size(const ProcIdCache *c)
 {
         return c ? c->n : 0;
 }
