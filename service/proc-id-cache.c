@@ -19,7 +19,7 @@
  * Executables, by the snapshot's exe_key (bpf/proc-iter.h: which dentry on
  * which mount, its parent and name, whether it is unlinked, and the inode):
  * a path goes in only if, after readlink(/proc/PID/exe), a stat() of the
- * same link finds the key's inode number and device. A process that exec'd
+ * same link found the key's inode number and device (proc-read.c). A process that exec'd
  * between the snapshot and the readlink therefore never files its new exe
  * under the old key. What the key cannot see is a rename of a directory
  * above the file: the path read before the rename stays until no process
@@ -30,7 +30,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -182,17 +181,11 @@ const char *proc_exe_cache_path(ProcIdCache *c, uint64_t key)
         return key ? proc_cgroup_cache_path(c, key) : NULL;
 }
 
-void proc_exe_cache_put(ProcIdCache **cp, int procfd, const ProcSnapshotEntry *s, const char *exe)
+void proc_exe_cache_put(ProcIdCache **cp, uint64_t key, const char *exe)
 {
-        char link[32];
-        struct stat st;
-
-        if (s->exe_key == 0 || !exe || proc_id_cache_mark(*cp, s->exe_key))
+        if (key == 0 || !exe || proc_id_cache_mark(*cp, key))
                 return;
-        (void)snprintf(link, sizeof(link), "%d/exe", (int)s->pid);
-        if (fstatat(procfd, link, &st, 0) < 0 || (uint64_t)st.st_ino != s->exe_ino || st.st_dev != s->exe_dev)
-                return; /* exited, or exec'd since the snapshot: exe may not be the key's file */
-        insert(cp, s->exe_key, exe, NULL, NULL);
+        insert(cp, key, exe, NULL, NULL);
 }
 
 void proc_id_cache_sweep(ProcIdCache *c)

@@ -37,7 +37,9 @@ void proc_entry_free_strings(ProcEntry *e);
 
 /* Read everything but the pidfd. 1 and *ret filled; 0 if filtered out; -errno.
  * With `known` (a snapshot's entry), only what the snapshot lacks: cgroup, exe,
- * cmdline, and stat to check the start time (-ESRCH if it differs). */
+ * cmdline, and stat to check the start time (-ESRCH if it differs). The
+ * entry's exe_key is known's if its exe was read here and is the file the
+ * snapshot saw (cacheable); 0 otherwise. */
 int proc_read_full(int dfd, pid_t pid, const ProcScanFilter *filter, const ProcSnapshotEntry *known,
                    ProcEntry *ret);
 /* Open e's pidfd and check it names the process that was read. 1, or -ESRCH, or -errno. */
@@ -62,10 +64,10 @@ void proc_id_cache_sweep(ProcIdCache *c);
 size_t proc_id_cache_size(const ProcIdCache *c);
 ProcIdCache *proc_id_cache_free(ProcIdCache *c);
 /* Exe paths by the snapshot's exe_key: path gives the cached one (NULL if
- * none; marks it seen); put caches exe, just read from /proc/PID/exe (procfd),
- * if that link still names the key's file. */
+ * none; marks it seen); put caches exe, read from /proc/PID/exe and checked
+ * to name the key's file (ProcEntry.exe_key set by proc_read_full). */
 const char *proc_exe_cache_path(ProcIdCache *c, uint64_t key);
-void proc_exe_cache_put(ProcIdCache **c, int procfd, const ProcSnapshotEntry *s, const char *exe);
+void proc_exe_cache_put(ProcIdCache **c, uint64_t key, const char *exe);
 
 /* Sorted PIDs of the numeric entries of procfd. */
 int proc_list_pids(int procfd, pid_t **ret, size_t *ret_n);

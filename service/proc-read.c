@@ -313,18 +313,36 @@ static void set_snapshot_cmdline(ProcEntry *e, const ProcSnapshotEntry *s)
         e->cmdline = proc_cmdline_from_raw(buf, len);
 }
 
-/* The exe link and the command line, which kernel threads do not have: from
- * the snapshot's entry where it has them (s may be NULL), else from dfd. */
-static int read_exe_cmdline(int dfd, const ProcSnapshotEntry *s, ProcEntry *e)
+/* Does the exe link (just read: exe) still name the file the snapshot saw? */
+static bool exe_is_snapshots(int dfd, const ProcSnapshotEntry *s, const char *exe)
 {
+        struct stat st;
+
+        if (s->exe_key == 0 || !exe)
+                return false;
+        return fstatat(dfd, "exe", &st, 0) == 0 && (uint64_t)st.st_ino == s->exe_ino && st.st_dev == s->exe_dev;
+}
+
+/*
+ * The exe link and the command line, which kernel threads do not have: from
+ * the snapshot's entry where it has them (s may be NULL), else from dfd. A
+ * full snapshot's command line goes with its exe only: if the exe link read
+ * here names another file, the process exec'd since the snapshot and its
+ * command line is read here too. *ret_snapshot: whether the strings are the
+ * snapshot's (its comm goes with them).
+ */
+static int read_exe_cmdline(int dfd, const ProcSnapshotEntry *s, ProcEntry *e, bool *ret_snapshot)
+{
+        *ret_snapshot = false;
         if (e->kthread)
                 return 0;
         if (s && s->has_exe)
                 set_snapshot_exe(e, s);
         else
                 e->exe = proc_read_exe_at(dfd);
-        if (s && s->has_cmdline) {
+        if (s && s->has_cmdline && (s->has_exe || exe_is_snapshots(dfd, s, e->exe))) {
                 set_snapshot_cmdline(e, s);
+                *ret_snapshot = true;
                 return 0;
         }
         return read_cmdline_at(dfd, &e->cmdline);
@@ -350,6 +368,7 @@ static int read_details(int dfd, pid_t pid, const ProcScanFilter *filter, const 
                         ProcEntry *ret)
 {
         _cleanup_(proc_entry_done) ProcEntry e = { .pid = pid, .pidfd = -1 };
+        bool from_snapshot;
         ProcStat st;
         int r;
 
@@ -362,13 +381,13 @@ static int read_details(int dfd, pid_t pid, const ProcScanFilter *filter, const 
         r = proc_read_cgroup_at(dfd, filter, &e.cgroup);
         if (r <= 0)
                 return r;
-        if (known->has_exe && known->has_cmdline) {
+        r = read_exe_cmdline(dfd, known, &e, &from_snapshot);
+        if (r < 0)
+                return r;
+        if (from_snapshot) {
                 proc_entry_set_stat(&e, &known->stat); /* the strings are the snapshot's process's */
-                proc_entry_set_snapshot_strings(&e, known);
-        } else {
-                r = read_exe_cmdline(dfd, known, &e);
-                if (r < 0)
-                        return r;
+                if (!known->has_exe)
+                        e.exe_key = known->exe_key; /* the exe read here is its file's: it may be cached */
         }
         (void)proc_unit_from_cgroup(e.cgroup, &e.unit, &e.app_id);
         *ret = e;
@@ -434,7 +453,7 @@ int proc_read_full(int dfd, pid_t pid, const ProcScanFilter *filter, const ProcS
                 if (r < 0)
                         return r;
         }
-        r = read_exe_cmdline(dfd, NULL, &e);
+        r = read_exe_cmdline(dfd, NULL, &e, &(bool){ false });
         if (r < 0)
                 return r;
         if (!e.kthread) {

@@ -404,9 +404,14 @@ static int snapshot_in_scope(int procfd, const ProcScanFilter *filter, const Pro
 
 /*
  * A process not kept: read what the snapshot lacks from procfd (1 appended,
- * 0 skipped, -errno fatal). Its exe path comes from the table's exe cache if
- * a process of the same exe file was read before; if not, the path read
- * from procfd is cached once it checks out against the file.
+ * 0 skipped, -errno fatal). With a full snapshot its exe path comes from the
+ * table's exe cache if a process of the same exe file was read before; if
+ * not, the path read from procfd is cached once it checks out against the
+ * file. Only then: the entry is the snapshot's picture of the process (its
+ * comm and command line are the snapshot's too), and an exec since shows as
+ * a new exec_id next time. From a light snapshot, comm, exe and command line
+ * are all read from procfd, after any exec: never the old exe with the new
+ * command line.
  */
 static int snapshot_read(int procfd, const ProcScanFilter *filter, const ProcSnapshotEntry *snap_entry,
                          const ProcEntry *old, uint64_t total_pages, ProcTable *t, NewTable *nt,
@@ -424,7 +429,7 @@ static int snapshot_read(int procfd, const ProcScanFilter *filter, const ProcSna
         if (filter->mode == PROC_SCAN_CGROUP && snapshot_in_scope(procfd, filter, s, t) == 0)
                 return 0;
         t->n_detailed++;
-        if (!s->has_exe && (exe = proc_exe_cache_path(t->exe_cache, s->exe_key))) {
+        if (s->has_cmdline && !s->has_exe && (exe = proc_exe_cache_path(t->exe_cache, s->exe_key))) {
                 with_exe.has_exe = true;
                 with_exe.exe = exe;
                 with_exe.exe_len = (uint16_t)MIN(strlen(exe), (size_t)UINT16_MAX);
@@ -435,8 +440,7 @@ static int snapshot_read(int procfd, const ProcScanFilter *filter, const ProcSna
                         if (r <= 0)
                                 return r;
                         proc_cgroup_cache_put(&t->cgroup_cache, t->cgroup_fd, s->cgroup_id, &e);
-                        if (!s->has_exe)
-                                proc_exe_cache_put(&t->exe_cache, procfd, s, e.exe);
+                        proc_exe_cache_put(&t->exe_cache, e.exe_key, e.exe);
                 }
                 nt->own[nt->n] = OWN_ALL;
         } else {
@@ -449,8 +453,7 @@ static int snapshot_read(int procfd, const ProcScanFilter *filter, const ProcSna
                         if (r <= 0)
                                 return proc_skip(s->pid, r);
                         proc_cgroup_cache_put(&t->cgroup_cache, t->cgroup_fd, s->cgroup_id, &e);
-                        if (!s->has_exe)
-                                proc_exe_cache_put(&t->exe_cache, procfd, s, e.exe);
+                        proc_exe_cache_put(&t->exe_cache, e.exe_key, e.exe);
                 }
                 e.pidfd = old->pidfd;
                 nt->own[nt->n] = OWN_STRINGS;
