@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * How the process table scales: spawns N sleeping processes (fork + pause),
+ * How the process table scales: spawns N sleeping processes (fork + exec
+ * of sleep(1); with -f fork + pause, copies of this process, which was how
+ * the figures before 2026-12-07 were taken: their pages are shared N ways,
+ * and a kernel that walks reverse mappings (DAMON, reclaim) pays for that),
  * then times a full proc_table_scan_at() and a proc_table_refresh_at() when
  * little changed, each over R repetitions, against the real /proc.
  *
- *   scale [-r REPS] [N ...]        (default: 1000 5000 10000, 20 repetitions)
+ *   scale [-r REPS] [-b] [-f] [N ...]   (default: 1000 5000 10000, 20
+ *                                        repetitions; -b: the BPF rows only)
  *
  * With a BPF build run as root it also times the same through the BPF task
  * iterator (proc-bpf.h): a full scan (snapshot + a cold table: every process
@@ -37,6 +41,7 @@
 #include "proc.h"
 
 #define CHILD_LIFETIME_SEC 600
+#define CHILD_LIFETIME_ARG "600" /* sleep(1)'s argument: the same */
 #define MAX_SIZES 8
 
 static pid_t *children;
@@ -58,6 +63,8 @@ static void on_signal(int sig)
         _exit(128 + sig);
 }
 
+static bool fork_only;
+
 static int spawn_until(size_t n, size_t capacity)
 {
         pid_t parent = getpid();
@@ -76,7 +83,9 @@ static int spawn_until(size_t n, size_t capacity)
                         (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
                         if (getppid() != parent)
                                 _exit(0);
-                        alarm(CHILD_LIFETIME_SEC);
+                        alarm(CHILD_LIFETIME_SEC); /* kept across exec, as the death signal is */
+                        if (!fork_only)
+                                execl("/bin/sleep", "sleep", CHILD_LIFETIME_ARG, (char *)NULL);
                         for (;;)
                                 pause();
                 }
@@ -268,14 +277,19 @@ int main(int argc, char **argv)
         const ProcScanFilter all_nopidfd = { .mode = PROC_SCAN_ALL };
         const ProcScanFilter nobody = { .mode = PROC_SCAN_UID, .uid = 4242, .open_pidfds = true };
         unsigned reps = 20;
+        bool bpf_only = false;
         struct utsname u;
         int procfd, opt, r;
 
-        while ((opt = getopt(argc, argv, "r:")) != -1) {
+        while ((opt = getopt(argc, argv, "r:bf")) != -1) {
                 if (opt == 'r' && atoi(optarg) > 0)
                         reps = (unsigned)atoi(optarg);
+                else if (opt == 'b')
+                        bpf_only = true;
+                else if (opt == 'f')
+                        fork_only = true;
                 else {
-                        fprintf(stderr, "usage: %s [-r REPS] [N ...]\n", argv[0]);
+                        fprintf(stderr, "usage: %s [-r REPS] [-b] [-f] [N ...]\n", argv[0]);
                         return 2;
                 }
         }
@@ -305,8 +319,8 @@ int main(int argc, char **argv)
                 return 1;
         }
         uname(&u);
-        printf("proc table scale benchmark: kernel %s, %ld CPUs, %u repetitions\n", u.release,
-               sysconf(_SC_NPROCESSORS_ONLN), reps);
+        printf("proc table scale benchmark: kernel %s, %ld CPUs, %u repetitions, children %s\n", u.release,
+               sysconf(_SC_NPROCESSORS_ONLN), reps, fork_only ? "forked (-f)" : "exec'd sleep");
         r = proc_bpf_new(procfd, &bpf);
         if (r < 0)
                 printf("BPF task iterator: unavailable (%s), procfs only\n",
@@ -327,20 +341,29 @@ int main(int argc, char **argv)
                 sleep(PROC_REFRESH_SETTLE_SEC + 1);
 
                 printf("N = %zu sleeping children\n", sizes[s]);
-                if ((r = time_scans(procfd, &all, reps, &scan[s])) < 0 ||
+                if (bpf_only && !bpf) {
+                        fprintf(stderr, "-b: no BPF here\n");
+                        return 1;
+                }
+                if (bpf_only)
+                        scan[s] = scan_nopidfd[s] = uid_miss[s] = refresh[s] = (Stats){};
+                else if ((r = time_scans(procfd, &all, reps, &scan[s])) < 0 ||
                     (r = time_scans(procfd, &all_nopidfd, reps, &scan_nopidfd[s])) < 0 ||
                     (r = time_scans(procfd, &nobody, reps, &uid_miss[s])) < 0 ||
                     (r = time_refreshes(procfd, &all, reps, &refresh[s])) < 0) {
                         fprintf(stderr, "scan failed: %s\n", strerror(-r));
                         return 1;
                 }
-                /* Nothing matches the uid: count the processes looked at instead. */
-                uid_miss[s].procs = scan[s].procs;
-                uid_miss[s].us_per_proc = uid_miss[s].median_ms * 1000.0 / (double)MAX(scan[s].procs, (size_t)1);
-                print_row("full scan (pidfds)", &scan[s]);
-                print_row("full scan (no pidfds)", &scan_nopidfd[s]);
-                print_row("uid scan, no match", &uid_miss[s]);
-                print_row("refresh (pidfds)", &refresh[s]);
+                if (!bpf_only) {
+                        /* Nothing matches the uid: count the processes looked at instead. */
+                        uid_miss[s].procs = scan[s].procs;
+                        uid_miss[s].us_per_proc =
+                                uid_miss[s].median_ms * 1000.0 / (double)MAX(scan[s].procs, (size_t)1);
+                        print_row("full scan (pidfds)", &scan[s]);
+                        print_row("full scan (no pidfds)", &scan_nopidfd[s]);
+                        print_row("uid scan, no match", &uid_miss[s]);
+                        print_row("refresh (pidfds)", &refresh[s]);
+                }
                 if (bpf) {
                         if ((r = time_snapshot(bpf, false, reps, &snap_light[s])) < 0 ||
                             (r = time_snapshot(bpf, true, reps, &snap_full[s])) < 0 ||

@@ -336,6 +336,7 @@ void planner_build_apps(const PlannerParams *params, const PlannerInput *in, Pla
         SortContext sc = {.e = t->entries, .pe = plan->entries};
         size_t m = 0;
 
+        rule_memo_reset(&plan->memo, in->rules);
         for (size_t i = 0; i < t->n; i++) {
                 const ProcEntry *e = &t->entries[i];
                 PlanEntry *pe = &plan->entries[i];
@@ -344,7 +345,7 @@ void planner_build_apps(const PlannerParams *params, const PlannerInput *in, Pla
                 if (e->kthread || e->pid == 2 || e->ppid == 2)
                         continue;
                 *pe = (PlanEntry){};
-                rules_match(in->rules, e, &pe->match);
+                rules_match_memo(in->rules, e, &plan->memo, &pe->match);
                 (void)rules_never_target(in->rules, e, in->never, &pe->never);
                 (void)rules_cgroup_app_unit(e->cgroup, &pe->unit_len);
                 plan->order[m++] = i;

@@ -62,6 +62,7 @@ void plan_done(Plan *p)
         free(p->actions);
         free(p->entries);
         free(p->order);
+        rule_memo_done(&p->memo);
         plan_init(p);
 }
 

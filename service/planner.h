@@ -272,6 +272,7 @@ typedef struct Plan {
         size_t capacity;
         struct PlanEntry *entries;
         size_t *order;
+        RuleMemo memo; /* exe pattern results per exe path, for one plan */
 } Plan;
 
 void plan_init(Plan *p);

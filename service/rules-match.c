@@ -5,6 +5,7 @@
  */
 #include <fnmatch.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "macro.h"
@@ -68,8 +69,9 @@ static const char *exe_path(const char *exe, char buf[static PATH_MAX])
         return buf;
 }
 
-/* exe is exe_path()'s: computed once per process, not once per rule. */
-static bool rule_matches(const Rule *r, const ProcEntry *e, const char *exe)
+/* exe is exe_path()'s: computed once per process, not once per rule.
+ * exe_hit: whether r's exe list matches exe, -1 if not known yet. */
+static bool rule_matches(const Rule *r, const ProcEntry *e, const char *exe, int exe_hit)
 {
         unsigned s = r->set;
 
@@ -87,7 +89,7 @@ static bool rule_matches(const Rule *r, const ProcEntry *e, const char *exe)
         }
         if ((s & RULE_KEY_COMM) && !glob_list_match(r->comm, e->comm, 0))
                 return false;
-        if ((s & RULE_KEY_EXE) && !glob_list_match(r->exe, exe, FNM_PATHNAME))
+        if ((s & RULE_KEY_EXE) && !(exe_hit >= 0 ? exe_hit : glob_list_match(r->exe, exe, FNM_PATHNAME)))
                 return false;
         if ((s & RULE_KEY_UNIT) && !glob_list_match(r->unit, e->unit, 0))
                 return false;
@@ -103,7 +105,9 @@ static bool rule_matches(const Rule *r, const ProcEntry *e, const char *exe)
         return true;
 }
 
-static bool protect_match(const RuleSet *rs, const ProcEntry *e, const char *exe, const char **ret_entry)
+/* exe_hit: whether the protect list's exe patterns match exe, -1 if not known yet. */
+static bool protect_match(const RuleSet *rs, const ProcEntry *e, const char *exe, int exe_hit,
+                          const char **ret_entry)
 {
         const ProtectList *p = &rs->protect;
         const struct {
@@ -118,7 +122,7 @@ static bool protect_match(const RuleSet *rs, const ProcEntry *e, const char *exe
                 {p->trust_comm ? p->comm : NULL, e->comm, 0},
         };
 
-        for (size_t i = 0; i < ELEMENTSOF(lists); i++) {
+        for (size_t i = exe_hit == 0 ? 1 : 0; i < ELEMENTSOF(lists); i++) {
                 const char *hit = glob_list_find(lists[i].list, lists[i].value, lists[i].flags);
                 if (hit) {
                         if (ret_entry)
@@ -133,10 +137,80 @@ bool rules_protect_match(const RuleSet *rs, const ProcEntry *e, const char **ret
 {
         char buf[PATH_MAX];
 
-        return protect_match(rs, e, exe_path(e->exe, buf), ret_entry);
+        return protect_match(rs, e, exe_path(e->exe, buf), -1, ret_entry);
+}
+
+void rule_memo_reset(RuleMemo *m, const RuleSet *rs)
+{
+        size_t words = ((rs ? rs->n : 0) + 1 + 63) / 64;
+
+        if (!m->slots) {
+                m->slots = calloc(RULE_MEMO_SLOTS, sizeof(RuleMemoSlot));
+                if (!m->slots)
+                        abort();
+        } else if (m->n > 0)
+                memset(m->slots, 0, RULE_MEMO_SLOTS * sizeof(RuleMemoSlot));
+        if (m->bits_allocated < words * RULE_MEMO_MAX) {
+                free(m->bits);
+                m->bits = calloc(words * RULE_MEMO_MAX, sizeof(uint64_t));
+                if (!m->bits)
+                        abort();
+                m->bits_allocated = words * RULE_MEMO_MAX;
+        }
+        m->rs = rs;
+        m->words = words;
+        m->n = 0;
+}
+
+void rule_memo_done(RuleMemo *m)
+{
+        free(m->slots);
+        free(m->bits);
+        *m = (RuleMemo){};
+}
+
+static uint64_t str_hash(const char *s)
+{
+        uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+
+        for (; *s; s++)
+                h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+        return h;
+}
+
+/* exe's bits in m (computed on first sight), or NULL if m is full. */
+static const uint64_t *memo_bits(RuleMemo *m, const RuleSet *rs, const char *exe)
+{
+        uint64_t h = str_hash(exe), *bits;
+        size_t i = (size_t)h & (RULE_MEMO_SLOTS - 1);
+
+        for (; m->slots[i].exe; i = (i + 1) & (RULE_MEMO_SLOTS - 1))
+                if (m->slots[i].hash == h && strcmp(m->slots[i].exe, exe) == 0)
+                        return m->bits + (size_t)m->slots[i].idx * m->words;
+        if (m->n >= RULE_MEMO_MAX)
+                return NULL;
+        bits = m->bits + m->n * m->words;
+        memset(bits, 0, m->words * sizeof(uint64_t));
+        for (size_t k = 0; k < rs->n; k++)
+                if ((rs->rules[k].set & RULE_KEY_EXE) && glob_list_match(rs->rules[k].exe, exe, FNM_PATHNAME))
+                        bits[k / 64] |= 1ULL << (k % 64);
+        if (glob_list_match(rs->protect.exe, exe, FNM_PATHNAME))
+                bits[rs->n / 64] |= 1ULL << (rs->n % 64);
+        m->slots[i] = (RuleMemoSlot){ .exe = exe, .hash = h, .idx = (uint32_t)m->n++ };
+        return bits;
+}
+
+static int bit(const uint64_t *bits, size_t k)
+{
+        return bits ? (int)((bits[k / 64] >> (k % 64)) & 1) : -1;
 }
 
 void rules_match(const RuleSet *rs, const ProcEntry *e, RuleMatch *ret)
+{
+        rules_match_memo(rs, e, NULL, ret);
+}
+
+void rules_match_memo(const RuleSet *rs, const ProcEntry *e, RuleMemo *memo, RuleMatch *ret)
 {
         RuleMatch m = {
                 .priority = RULE_PRIORITY_DEFAULT,
@@ -145,12 +219,14 @@ void rules_match(const RuleSet *rs, const ProcEntry *e, RuleMatch *ret)
         };
         char buf[PATH_MAX];
         const char *exe = exe_path(e->exe, buf);
+        /* Only the table's own strings are memoized (not a " (deleted)"-less copy). */
+        const uint64_t *bits = memo && rs && memo->rs == rs && exe && exe == e->exe ? memo_bits(memo, rs, exe) : NULL;
 
         for (size_t i = 0; rs && i < rs->n; i++) {
                 const Rule *r = &rs->rules[i];
                 bool weak;
 
-                if (!rule_matches(r, e, exe))
+                if (!rule_matches(r, e, exe, bit(bits, i)))
                         continue;
                 /* A weak rule may make a process more expendable, never safer. */
                 weak = rule_is_weak(r);
@@ -176,7 +252,7 @@ void rules_match(const RuleSet *rs, const ProcEntry *e, RuleMatch *ret)
                 if (r->set & RULE_KEY_SPLIT)
                         m.split = r->split;
         }
-        if (rs && protect_match(rs, e, exe, NULL)) {
+        if (rs && protect_match(rs, e, exe, rs ? bit(bits, rs->n) : -1, NULL)) {
                 m.protect = true;
                 m.priority = 0;
                 m.rule = "protect";

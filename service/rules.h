@@ -179,6 +179,36 @@ typedef struct RuleMatch {
 /* Never fails; no allocation, no GLib. */
 void rules_match(const RuleSet *rs, const ProcEntry *e, RuleMatch *ret);
 
+/*
+ * Which exe patterns match, by exe path: thousands of processes run a few
+ * hundred executables, and trying every rule's exe patterns and the protect
+ * list's on each process is most of what matching costs. A memo holds, for
+ * up to RULE_MEMO_MAX distinct exe strings of one table, whether each rule's
+ * exe list and the protect list match; further exes are matched directly.
+ * It points at the table's strings: reset it before each pass over a table
+ * (rule_memo_reset allocates only when the rules outgrow it).
+ */
+#define RULE_MEMO_MAX 256
+#define RULE_MEMO_SLOTS 512 /* open addressing, at most half full */
+typedef struct RuleMemoSlot {
+        const char *exe; /* NULL: empty */
+        uint64_t hash;
+        uint32_t idx;    /* its bits: words [idx * words, (idx + 1) * words) */
+} RuleMemoSlot;
+typedef struct RuleMemo {
+        const RuleSet *rs;
+        size_t words;     /* per exe: rs->n + 1 bits (rule i, then the protect list) */
+        size_t n;         /* exes memoized */
+        RuleMemoSlot *slots;
+        uint64_t *bits;
+        size_t bits_allocated; /* words */
+} RuleMemo;
+
+void rule_memo_reset(RuleMemo *m, const RuleSet *rs);
+void rule_memo_done(RuleMemo *m);
+/* rules_match(), with exe pattern results from (and into) *m (NULL: none). */
+void rules_match_memo(const RuleSet *rs, const ProcEntry *e, RuleMemo *m, RuleMatch *ret);
+
 /* Does the [protect] list match? *ret_entry (may be NULL) gets the matching pattern. */
 bool rules_protect_match(const RuleSet *rs, const ProcEntry *e, const char **ret_entry);
 

@@ -781,8 +781,90 @@ static void test_regex_literal(void)
         ASSERT_TRUE(matched > 1000);
 }
 
+static bool match_equal(const RuleMatch *a, const RuleMatch *b)
+{
+        return a->priority == b->priority && a->actions == b->actions && a->prefer_freeze == b->prefer_freeze &&
+               a->split == b->split && a->protect == b->protect && a->weak_ignored == b->weak_ignored &&
+               strcmp(a->rule, b->rule) == 0;
+}
+
+/*
+ * The memo of exe pattern results (what the planner uses) decides exactly as
+ * matching every pattern does: the shipped rules plus rules that combine exe
+ * with other keys, a protect list with globs, over a table with repeated exe
+ * paths (as copies and as the same string), " (deleted)" ones, none, and more
+ * distinct paths than the memo holds; then the same memo reset for other rules.
+ */
+static void test_memo(void)
+{
+        static const char *const exes[] = {
+                "/usr/bin/sleep", "/usr/lib/firefox-esr/firefox-esr", "/usr/lib/firefox/firefox",
+                "/usr/bin/gnome-shell", "/usr/bin/pipewire", "/usr/sbin/sshd (deleted)", "/opt/app/bin/app",
+                "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/WebKitWebProcess", "/tmp/evil", "/usr/bin/tracker-miner-fs-3",
+        };
+        static const char *const cmdlines[] = {
+                "sleep 600", "/usr/lib/firefox-esr/firefox-esr -contentproc -childID 3 -isForBrowser tab",
+                "/opt/chrome --type=renderer --lang=en", NULL,
+        };
+        RuleSet rs, other;
+        RuleMemo memo = {};
+        char (*paths)[64] = calloc(600, 64), **copies = calloc(3000, sizeof(char *));
+        size_t checked = 0, protected = 0;
+
+        ASSERT_TRUE(paths && copies);
+        rules_init(&rs);
+        ASSERT_OK(rules_load_defaults(&rs, NULL));
+        parse_ok(&rs, "[rule:opt-root]\nexe=/opt/app/bin/*\nuid=0\npriority=90\n\n"
+                      "[rule:sleepers]\nexe=/usr/bin/sl*;/bin/sleep\ncmdline=^sleep\npriority=75\n\n"
+                      "[protect]\nexe=/usr/bin/gnome-*;/opt/app/bin/app\n");
+        rules_init(&other);
+        parse_ok(&other, "[rule:evil]\nexe=/tmp/*\npriority=95\n\n[protect]\nexe=/usr/bin/sleep\n");
+        for (int pass = 0; pass < 2; pass++) {
+                const RuleSet *r = pass == 0 ? &rs : &other;
+
+                rule_memo_reset(&memo, r);
+                for (int i = 0; i < 3000; i++) {
+                        const char *exe;
+                        ProcEntry e;
+                        RuleMatch plain, memoized;
+
+                        if (i % 5 == 4) { /* many distinct paths: more than the memo holds */
+                                snprintf(paths[i / 5 % 600], 64, "/usr/bin/tool-%d", i / 5);
+                                exe = paths[i / 5 % 600];
+                        } else if (i % 7 == 6)
+                                exe = NULL;
+                        else
+                                exe = exes[(i * 7) % ELEMENTSOF(exes)];
+                        e = proc(100 + i, i % 3 ? 1000 : 0, i % 2 ? "sleep" : "Web Content", exe,
+                                 cmdlines[i % ELEMENTSOF(cmdlines)], NULL);
+                        /* Some entries hold their own copy of the string (alive while the memo is). */
+                        if (exe && i % 2)
+                                e.exe = copies[i] = strdup(exe);
+                        rules_match(r, &e, &plain);
+                        rules_match_memo(r, &e, &memo, &memoized);
+                        if (!match_equal(&plain, &memoized))
+                                fprintf(stderr, "exe %s: rule %s / %s, priority %d / %d\n", strna(exe), plain.rule,
+                                        memoized.rule, plain.priority, memoized.priority);
+                        ASSERT_TRUE(match_equal(&plain, &memoized));
+                        protected += plain.protect;
+                        checked++;
+                }
+                ASSERT_EQ_INT(memo.n, RULE_MEMO_MAX); /* full: the rest were matched directly */
+                for (int i = 0; i < 3000; i++)
+                        free(TAKE_PTR(copies[i]));
+        }
+        printf("%zu matches with the exe memo agree with plain matching (%zu protected)\n", checked, protected);
+        ASSERT_TRUE(protected > 0);
+        rule_memo_done(&memo);
+        rules_done(&rs);
+        rules_done(&other);
+        free(paths);
+        free(copies);
+}
+
 int main(void)
 {
+        RUN(test_memo);
         RUN(test_regex_literal);
         RUN(test_glob_like_fnmatch);
         RUN(test_every_key);
