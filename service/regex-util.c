@@ -4,6 +4,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #define REGEX_COST_MAX 4096 /* estimated nodes of a compiled regex */
 #define REGEX_DEPTH_MAX 32  /* nested groups */
+#define REGEX_STACK_MAX 4   /* repetition operators on one operand, directly ("a*+") or through groups */
 
 /* Skip a bracket expression starting at p ('['); returns the char after its ']', or the end. */
 static const char *skip_bracket(const char *p)
@@ -38,20 +40,26 @@ static const char *skip_bracket(const char *p)
  * Estimate how many nodes regcomp() builds: glibc copies the operand of
  * every '+', '?' and {m,n} (n copies), so "a++++..." or nested bounds grow
  * exponentially. Saturates above `limit`; a malformed pattern is left for
- * regcomp() to reject.
+ * regcomp() to reject. Stacked repetitions cost more than their nodes:
+ * glibc's epsilon closures over copies of loops grow about fourfold per
+ * level ("a*++++++++" 23 ms, "a*++++++++++" 480 ms, 20 levels take 24 GiB),
+ * so more than REGEX_STACK_MAX on one operand is refused outright (POSIX
+ * leaves stacked duplication symbols undefined anyway).
  */
 static uint64_t regex_cost(const char *p, uint64_t limit)
 {
         struct {
                 uint64_t sum, last;
                 int arep_max, last_arep; /* repetitions over a zero-width assertion: -1 none */
+                int rep_max, last_rep;   /* repetition operators stacked on an operand */
         } st[REGEX_DEPTH_MAX + 1] = {};
         unsigned depth = 0;
 
         st[0].arep_max = st[0].last_arep = -1;
         for (; *p; p++) {
                 uint64_t f = 1, atom = 1;
-                int arep = -1;
+                int arep = -1, rep = 0;
+                bool repeat = false;
                 unsigned long m, n;
                 char *end;
 
@@ -62,20 +70,24 @@ static uint64_t regex_cost(const char *p, uint64_t limit)
                         depth++;
                         st[depth].sum = st[depth].last = 0;
                         st[depth].arep_max = st[depth].last_arep = -1;
+                        st[depth].rep_max = st[depth].last_rep = 0;
                         continue;
                 case ')':
                         if (depth > 0) {
                                 atom = MAX(st[depth].sum, (uint64_t)1);
                                 arep = st[depth].arep_max;
+                                rep = st[depth].rep_max;
                                 depth--;
                         }
                         break;
                 case '|':
                         st[depth].last = 0;
                         st[depth].last_arep = -1;
+                        st[depth].last_rep = 0;
                         continue;
                 case '*':
-                        continue;
+                        repeat = true;
+                        break;
                 case '^':
                 case '$':
                         arep = 0;
@@ -83,6 +95,7 @@ static uint64_t regex_cost(const char *p, uint64_t limit)
                 case '+':
                 case '?':
                         f = 2;
+                        repeat = true;
                         break;
                 case '{':
                         if (!isdigit((unsigned char)p[1]))
@@ -98,6 +111,7 @@ static uint64_t regex_cost(const char *p, uint64_t limit)
                         if (*end != '}')
                                 break;
                         f = MAX(MAX(m, n), 1ul);
+                        repeat = true;
                         p = end;
                         break;
                 case '\\':
@@ -110,7 +124,12 @@ static uint64_t regex_cost(const char *p, uint64_t limit)
                         p = skip_bracket(p) - 1;
                         break;
                 }
-                if (f > 1) {
+                if (repeat) {
+                        if (++st[depth].last_rep > REGEX_STACK_MAX)
+                                return limit + 1;
+                        st[depth].rep_max = MAX(st[depth].rep_max, st[depth].last_rep);
+                }
+                if (repeat && f > 1) {
                         /* Repeat the last atom: f - 1 more copies of it. */
                         f = MIN(f, limit + 1);
                         st[depth].sum = MIN(st[depth].sum + st[depth].last * (f - 1), limit + 1);
@@ -122,11 +141,13 @@ static uint64_t regex_cost(const char *p, uint64_t limit)
                         if (st[depth].last_arep >= 0 && (f > 8 || ++st[depth].last_arep > 1))
                                 return limit + 1;
                         st[depth].arep_max = MAX(st[depth].arep_max, st[depth].last_arep);
-                } else {
+                } else if (!repeat) {
                         st[depth].sum = MIN(st[depth].sum + atom, limit + 1);
                         st[depth].last = atom;
                         st[depth].last_arep = arep;
                         st[depth].arep_max = MAX(st[depth].arep_max, arep);
+                        st[depth].last_rep = rep;
+                        st[depth].rep_max = MAX(st[depth].rep_max, rep);
                 }
                 if (st[depth].sum > limit)
                         return limit + 1;

@@ -139,6 +139,12 @@ static void test_errors(void)
                 {"[rule:a]\ncmdline=((x|$)+y)+\n", "too complex"},
                 {"[rule:a]\ncmdline=(\\b){1,30}\n", "too complex"},
                 {"[rule:a]\ncmdline=(((((((((((((a)+)+)+)+)+)+)+)+)+)+)+)+)+\n", "too complex"},
+                /* Stacked repetitions: glibc's compile time grows about fourfold per level. */
+                {"[rule:a]\ncmdline=a*++++++++++\n", "too complex"},
+                {"[rule:a]\ncmdline=a*++++\n", "too complex"},
+                {"[rule:a]\ncmdline=((((a*)+)+)+)+\n", "too complex"},
+                {"[rule:a]\ncmdline=x(y|a+?\?\?\?\?\?\?\?\?\?)\n", "too complex"},
+                {"[rule:a]\ncmdline=(a*){2}{2}{2}{2}{2}\n", "too complex"},
                 {"[rule:a]\ncmdline=x|[ab]{3000}(c{2}){1000}\n", "too complex"},
                 {"[rule:a]\nexe=bin/foo\n", "[rule:a] exe: \"bin/foo\" is not an absolute path"},
                 {"[rule:a]\nexe=/a;;/b\n", "[rule:a] exe: empty pattern"},
@@ -186,9 +192,10 @@ static void test_regex_accepted(void)
 {
         /* Bounded and modest patterns pass the complexity check. */
         static const char *const ok[] = {
-                "(^| )--type=renderer( |$)", "(a{64}){64}", "a{4000}",   "a++++++++++",  "[]{}+]{3}x+",
+                "(^| )--type=renderer( |$)", "(a{64}){64}", "a{4000}",   "a*+++",        "[]{}+]{3}x+",
                 "[[:alpha:]]+(x|y){2,7}",    "a{,}",        "\\{99999}", "(((((a)))))*", "x{1,}",
-                "(^| )+",                    "(\\b){2,8}", "(^|x)+(y|$)+", "(^)*+*",   "(a|b)+++++",
+                "(^| )+",                    "(\\b){2,8}", "(^|x)+(y|$)+", "(^)*+*",   "(a|b)++++",
+                "((a*)+)?",                  "(a+|b*)*(c?)+", "a*b*c*d*e*f*g*h*",
         };
 
         for (size_t i = 0; i < ELEMENTSOF(ok); i++) {
