@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,6 +303,10 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < n_sizes; i++)
                 max_n = MAX(max_n, sizes[i]);
 
+        /* The daemon's malloc settings (main.c harden_memory()): freed memory is kept
+         * for the next refresh, not given back and faulted in again each time. */
+        mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+        mallopt(M_MMAP_THRESHOLD, 16 * 1024 * 1024);
         children = calloc(max_n, sizeof(pid_t));
         if (!children)
                 return 1;

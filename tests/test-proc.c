@@ -741,7 +741,7 @@ static void test_refresh_snapshot(void)
                 { .pid = 30, .comm = "moves", .start = 100, .uid = 1000, .cmdline = "moves", .cgroup = "/a.scope" },
                 { .pid = 40, .comm = "exits", .start = 100, .uid = 1000, .cmdline = "exits" },
                 { .pid = 50, .comm = "root", .start = 100, .uid = 0, .cmdline = "root" },
-                { .pid = 95, .comm = "kworker/0:1", .flags = PROC_PF_KTHREAD, .start = 100 },
+                { .pid = 95, .comm = "kworker/0:1-events", .flags = PROC_PF_KTHREAD, .start = 100 },
         };
         ProcSnapshotEntry s[8];
         ProcSnapshot snap = { .entries = s, .total_pages = 1000000 };
@@ -756,6 +756,8 @@ static void test_refresh_snapshot(void)
                 s[i] = snap_of(&p[i], 1, 7);
         }
         snap.n = ELEMENTSOF(p);
+        /* The task's comm; /proc shows the workqueue too. */
+        snprintf(s[5].stat.comm, sizeof(s[5].stat.comm), "kworker/0:1");
 
         /* Cold: every process read in full from the tree, figures and stamps from the snapshot. */
         s[0].rss_anon = 123 * 4096; /* the snapshot wins over status for the figures */
@@ -808,6 +810,11 @@ static void test_refresh_snapshot(void)
         ASSERT_STREQ(e->cgroup, "/b.scope");
         ASSERT_EQ_U64(e->cgroup_id, 8);
         ASSERT_STREQ(proc_table_find(&t, 96)->cmdline, "new");
+        /* Read: 20 (exec'd), 30 (moved), 96 (new), 97 (reused). Not the kworker,
+         * whose /proc name is longer than the snapshot's comm: entries take the
+         * snapshot's, so the next snapshot finds it unchanged. */
+        ASSERT_EQ_INT(t.n_detailed, 4);
+        ASSERT_STREQ(proc_table_find(&t, 95)->comm, "kworker/0:1");
 
         /* A uid filter drops by the snapshot's uid, without reading. */
         ASSERT_OK(proc_table_refresh_snapshot(root, &(ProcScanFilter){ .mode = PROC_SCAN_UID, .uid = 1000 },
