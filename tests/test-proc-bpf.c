@@ -448,16 +448,34 @@ static pid_t spawn_execing(ProcBpf *b, ProcSnapshot *snap)
         return pid;
 }
 
-/* Tell it to exec, and wait until its exe link is no longer `before`. */
+/* Bytes of /proc/PID/cmdline now (0 while an exec has not set up the new arguments). */
+static ssize_t cmdline_bytes(pid_t pid)
+{
+        char path[32], buf[64];
+        _cleanup_close_ int fd = -1;
+
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        return fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+}
+
+/* Tell it to exec, and wait until the exec is done: its exe link is no longer
+ * `before` and its new command line is there (exec installs the new exe
+ * before it sets up the arguments). */
 static void exec_and_wait(pid_t pid, const char *before)
 {
         char *now = NULL;
+        int i;
 
         ASSERT_EQ_INT(write(execing_go, "x", 1), 1);
         close(execing_go);
         execing_go = -1;
-        for (int i = 0; i < 200 && streq_null(now = exe_of(pid), before); i++) {
+        for (i = 0; i < 200; i++) {
+                now = exe_of(pid);
+                if (!streq_null(now, before) && cmdline_bytes(pid) > 0)
+                        break;
                 free(now);
+                now = NULL;
                 usleep(10000);
         }
         ASSERT_TRUE(now && !streq_null(now, before));
