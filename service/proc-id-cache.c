@@ -101,7 +101,7 @@ bool proc_id_cache_mark(ProcIdCache *c, uint64_t id)
         return true;
 }
 
-const char *proc_cgroup_cache_path(ProcIdCache *c, uint64_t id)
+const char *proc_id_cache_path(ProcIdCache *c, uint64_t id)
 {
         CacheEntry *x = find(c, id);
 
@@ -174,11 +174,6 @@ void proc_cgroup_cache_put(ProcIdCache **cp, int cgroup_fd, uint64_t id, const P
         if (!path_has_id(cgroup_fd, e->cgroup, id))
                 return;
         insert(cp, id, e->cgroup, e->unit, e->app_id);
-}
-
-const char *proc_exe_cache_path(ProcIdCache *c, uint64_t key)
-{
-        return key ? proc_cgroup_cache_path(c, key) : NULL;
 }
 
 void proc_exe_cache_put(ProcIdCache **cp, uint64_t key, const char *exe)

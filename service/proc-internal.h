@@ -57,16 +57,15 @@ char *proc_cmdline_from_raw(char *buf, size_t len);
  * and marks the id seen; put caches e's (if its path names id now, checked on
  * cgroup_fd); sweep drops what was not seen since the last sweep. */
 bool proc_cgroup_cache_get(ProcIdCache *c, uint64_t id, ProcEntry *e);
-const char *proc_cgroup_cache_path(ProcIdCache *c, uint64_t id); /* NULL if not cached; marks it seen */
+const char *proc_id_cache_path(ProcIdCache *c, uint64_t id); /* NULL if not cached; marks it seen */
 void proc_cgroup_cache_put(ProcIdCache **c, int cgroup_fd, uint64_t id, const ProcEntry *e);
 bool proc_id_cache_mark(ProcIdCache *c, uint64_t id); /* false if not cached */
 void proc_id_cache_sweep(ProcIdCache *c);
 size_t proc_id_cache_size(const ProcIdCache *c);
 ProcIdCache *proc_id_cache_free(ProcIdCache *c);
-/* Exe paths by the snapshot's exe_key: path gives the cached one (NULL if
- * none; marks it seen); put caches exe, read from /proc/PID/exe and checked
- * to name the key's file (ProcEntry.exe_key set by proc_read_full). */
-const char *proc_exe_cache_path(ProcIdCache *c, uint64_t key);
+/* Exe paths by the snapshot's exe_key (looked up with proc_id_cache_path):
+ * put caches exe, read from /proc/PID/exe and checked to name the key's
+ * file (ProcEntry.exe_key set by proc_read_full). */
 void proc_exe_cache_put(ProcIdCache **c, uint64_t key, const char *exe);
 
 /* Sorted PIDs of the numeric entries of procfd. */

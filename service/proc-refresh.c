@@ -385,7 +385,7 @@ static bool snapshot_only(const ProcScanFilter *filter, const ProcSnapshotEntry 
  */
 static int snapshot_in_scope(int procfd, const ProcScanFilter *filter, const ProcSnapshotEntry *s, ProcTable *t)
 {
-        const char *path = proc_cgroup_cache_path(t->cgroup_cache, s->cgroup_id);
+        const char *path = proc_id_cache_path(t->cgroup_cache, s->cgroup_id);
 
         if (!path) {
                 _cleanup_(proc_entry_done) ProcEntry e = PROC_ENTRY_NULL;
@@ -395,7 +395,7 @@ static int snapshot_in_scope(int procfd, const ProcScanFilter *filter, const Pro
                         return -1;
                 (void)proc_unit_from_cgroup(e.cgroup, &e.unit, &e.app_id);
                 proc_cgroup_cache_put(&t->cgroup_cache, t->cgroup_fd, s->cgroup_id, &e);
-                path = proc_cgroup_cache_path(t->cgroup_cache, s->cgroup_id);
+                path = proc_id_cache_path(t->cgroup_cache, s->cgroup_id);
                 if (!path)
                         return -1;
         }
@@ -429,7 +429,7 @@ static int snapshot_read(int procfd, const ProcScanFilter *filter, const ProcSna
         if (filter->mode == PROC_SCAN_CGROUP && snapshot_in_scope(procfd, filter, s, t) == 0)
                 return 0;
         t->n_detailed++;
-        if (s->has_cmdline && !s->has_exe && (exe = proc_exe_cache_path(t->exe_cache, s->exe_key))) {
+        if (s->has_cmdline && !s->has_exe && (exe = proc_id_cache_path(t->exe_cache, s->exe_key))) {
                 with_exe.has_exe = true;
                 with_exe.exe = exe;
                 with_exe.exe_len = (uint16_t)MIN(strlen(exe), (size_t)UINT16_MAX);

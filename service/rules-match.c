@@ -252,7 +252,7 @@ void rules_match_memo(const RuleSet *rs, const ProcEntry *e, RuleMemo *memo, Rul
                 if (r->set & RULE_KEY_SPLIT)
                         m.split = r->split;
         }
-        if (rs && protect_match(rs, e, exe, rs ? bit(bits, rs->n) : -1, NULL)) {
+        if (rs && protect_match(rs, e, exe, bit(bits, rs->n), NULL)) {
                 m.protect = true;
                 m.priority = 0;
                 m.rule = "protect";

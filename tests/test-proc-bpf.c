@@ -346,21 +346,15 @@ static void test_identity(int procfd, const ProcEntry *e)
         ASSERT_EQ_INT(proc_entry_verify(procfd, &copy), -ESRCH);
 }
 
+static int test_procfd = -1; /* main's /proc */
+
 /* /proc/PID/exe as the table reads it (readlinkat on the pid directory, which
  * valgrind does not rewrite as it does readlink("/proc/PID/exe")), or NULL. */
 static char *exe_of(pid_t pid)
 {
-        char dir[32], buf[PATH_MAX + 1];
-        _cleanup_close_ int dfd = -1;
-        ssize_t n;
+        _cleanup_close_ int dfd = proc_open_pid_dir(test_procfd, pid);
 
-        snprintf(dir, sizeof(dir), "/proc/%d", (int)pid);
-        dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        n = dfd >= 0 ? readlinkat(dfd, "exe", buf, sizeof(buf) - 1) : -1;
-        if (n <= 0)
-                return NULL;
-        buf[n] = 0;
-        return strdup(buf);
+        return dfd >= 0 ? proc_read_exe_at(dfd) : NULL;
 }
 
 static void copy_file(const char *from, const char *to)
@@ -451,12 +445,10 @@ static pid_t spawn_execing(ProcBpf *b, ProcSnapshot *snap)
 /* Bytes of /proc/PID/cmdline now (0 while an exec has not set up the new arguments). */
 static ssize_t cmdline_bytes(pid_t pid)
 {
-        char path[32], buf[64];
-        _cleanup_close_ int fd = -1;
+        _cleanup_close_ int dfd = proc_open_pid_dir(test_procfd, pid);
+        char buf[64];
 
-        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        return fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+        return dfd >= 0 ? proc_read_small_at(dfd, "cmdline", buf, sizeof(buf)) : -1;
 }
 
 /* Tell it to exec, and wait until the exec is done: its exe link is no longer
@@ -527,7 +519,7 @@ static void test_exe_cache(ProcBpf *b, int procfd)
         ASSERT_TRUE(key_a != 0);
         table_with_cache(procfd, &snap, &cache, &t);
         assert_exe(&t, p1);
-        ASSERT_STREQ(proc_exe_cache_path(cache, key_a), a);
+        ASSERT_STREQ(proc_id_cache_path(cache, key_a), a);
 
         /* Renamed: a new key, whose path is the new name for both processes. */
         ASSERT_OK(rename(a, bp));
@@ -553,7 +545,7 @@ static void test_exe_cache(ProcBpf *b, int procfd)
 
         /* Exec'd after the snapshot, its old exe cached (this test's binary,
          * read for this process): the snapshot's picture, whole. */
-        ASSERT_STREQ(proc_exe_cache_path(cache, snap_find(&snap, getpid())->exe_key), mine);
+        ASSERT_STREQ(proc_id_cache_path(cache, snap_find(&snap, getpid())->exe_key), mine);
         self_cmdline = strdup(proc_table_find(&t, getpid())->cmdline);
         ASSERT_TRUE(self_cmdline);
         {
@@ -589,7 +581,7 @@ static void test_exe_cache(ProcBpf *b, int procfd)
                 e = proc_table_find(&t, p3);
                 ASSERT_STREQ(e->exe, now);
                 ASSERT_STREQ(e->cmdline, "sleep 60");
-                ASSERT_TRUE(proc_exe_cache_path(cache, only.exe_key) == NULL);
+                ASSERT_TRUE(proc_id_cache_path(cache, only.exe_key) == NULL);
                 kill_child(p3);
         }
         for (int i = 0; i < 2; i++) {
@@ -623,6 +615,7 @@ int main(int argc, char **argv)
         char path[64];
 
         ASSERT_TRUE(procfd >= 0);
+        test_procfd = procfd;
         r = proc_bpf_new(procfd, &b);
         if (r == -EOPNOTSUPP)
                 test_skip("built without BPF (-Dbpf)");
