@@ -196,13 +196,14 @@ typedef struct ProcSnapshotEntry {
         bool has_mm;
 
         uint64_t pid_ino;       /* the struct pid's pidfs inode number (a pidfd's st_ino), never reused; 0 unknown */
+
+        /* What a full snapshot adds (proc_bpf_snapshot(..., true)); unset otherwise. */
         uint64_t exe_key;       /* which file /proc/PID/exe names (same key, same path), 0 if unknown */
         uint64_t exe_ino;       /* that file's inode number and device */
         dev_t exe_dev;
-
-        /* What a full snapshot adds (proc_bpf_snapshot(..., true)); unset otherwise. */
-        bool has_exe;           /* exe (exe_len bytes, no NUL; NULL/0 where readlink fails) is known
-                                   (set by the refresh from its exe cache; no source reads paths) */
+        bool has_exe;           /* exe (exe_len bytes, no NUL; NULL/0 where readlink fails) is known:
+                                   set by the refresh from its exe cache, and by any snapshot for
+                                   processes without an mm (kernel threads, zombies: none) */
         bool has_cmdline;       /* cmdline (cmdline_len raw bytes, NUL-separated as in /proc) is known */
         bool cmdline_title;     /* setproctitle(3) wrote over it: the command line ends at the first NUL */
         const char *exe, *cmdline; /* point into the snapshot's buffer */

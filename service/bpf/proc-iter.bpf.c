@@ -5,8 +5,8 @@
  * one read(2) instead of three file reads per process (proc-bpf.c).
  * proc_iter writes the records alone (refreshes: most processes are known);
  * proc_iter_full_even and _odd, sleepable iterators, add what /proc/PID/cmdline
- * says (cold scans: every process is new), each for half of them. Both say
- * which file /proc/PID/exe names (exe_key), not its path: see proc-iter.h.
+ * says (cold scans: every process is new), each for half of them, and which
+ * file /proc/PID/exe names (exe_key), not its path: see proc-iter.h.
  *
  * The kernel types are declared here with only the fields used, marked
  * preserve_access_index: libbpf relocates each field access against the
@@ -219,7 +219,6 @@ static __always_inline bool fill_record(struct task_struct *t, struct proc_iter_
         if (mm) {
                 r->has_mm = 1;
                 read_mm(mm, r);
-                read_exe_key(mm, r);
         }
         __builtin_memcpy(r->comm, t->comm, PROC_ITER_COMM_LEN);
         r->comm[PROC_ITER_COMM_LEN - 1] = 0;
@@ -324,6 +323,7 @@ static __always_inline int full_half(struct bpf_iter__task *ctx, __u32 half)
         if (!mm || (b->r.flags & 0x00200000U /* PF_KTHREAD */))
                 b->r.details = PROC_ITER_CMDLINE; /* none: a zombie or a kernel thread */
         else {
+                read_exe_key(mm, &b->r);
                 cmd_len = read_cmdline(t, mm, b->str, &b->r.details);
                 cmd_len &= PROC_ITER_STR_MAX | STR_MASK;
         }

@@ -6,9 +6,10 @@
  * iterator follows each record with the command line (cmdline_len bytes,
  * padded to a multiple of 8); the light one writes records alone (length 0).
  * Neither writes the exe path: the verifier refuses bpf_d_path() on a task's
- * mm->exe_file (not a trusted pointer), so both report which file it is
- * (exe_key, exe_ino, exe_dev) and userspace keeps the paths of the files it
- * has read once (proc-id-cache.c).
+ * mm->exe_file (not a trusted pointer), so the full one reports which file
+ * it is (exe_key, exe_ino, exe_dev; 0 from the light one, whose refreshes
+ * read new processes' exe links from /proc) and userspace keeps the paths of
+ * the files it has read once (proc-id-cache.c).
  */
 #pragma once
 
